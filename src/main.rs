@@ -1,0 +1,2 @@
+//! The `cnnlab` command-line tool.
+fn main() {}

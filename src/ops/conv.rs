@@ -1,0 +1,413 @@
+//! 2-D convolution (cross-correlation, as in every deep-learning library) by im2col + gemm.
+//!
+//! For one image, with `cols = im2col(x)` the matrix whose column p holds the
+//! receptive field of output pixel p (C·kh·kw values):
+//!
+//! * forward:        Y = W · cols            (W is O × C·kh·kw)
+//! * weight grad:    ∂L/∂W = Σₙ ∂L/∂Yₙ · colsₙᵀ
+//! * input grad:     ∂L/∂x = col2im(Wᵀ · ∂L/∂Y)   (col2im is the adjoint of im2col)
+//! * bias grad:      ∂L/∂b_o = Σ over n and pixels of ∂L/∂Y
+//!
+//! Images of the batch run in parallel (rayon). The weight gradient is summed
+//! per fixed chunk of images and the chunks are added in order, so the result
+//! is bit-for-bit the same on any number of threads.
+
+use super::matmul::{gemm, MatRef};
+use crate::tensor::{Element, Tensor};
+use rayon::prelude::*;
+
+/// Images per partial weight gradient; fixed so results do not depend on the thread count.
+const WEIGHT_GRAD_CHUNK: usize = 8;
+
+/// Stride, padding, dilation and groups of a convolution (PyTorch's meaning).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    /// Step between output pixels, (vertical, horizontal).
+    pub stride: (usize, usize),
+    /// Zeros added on each side, (vertical, horizontal).
+    pub padding: (usize, usize),
+    /// Spacing between kernel taps, (vertical, horizontal).
+    pub dilation: (usize, usize),
+    /// Input and output channels are split into this many independent groups.
+    pub groups: usize,
+}
+
+impl Default for Conv2dConfig {
+    fn default() -> Self {
+        Conv2dConfig {
+            stride: (1, 1),
+            padding: (0, 0),
+            dilation: (1, 1),
+            groups: 1,
+        }
+    }
+}
+
+impl Conv2dConfig {
+    /// Same stride in both directions.
+    pub fn stride(self, s: usize) -> Self {
+        Conv2dConfig {
+            stride: (s, s),
+            ..self
+        }
+    }
+    /// Same padding on all sides.
+    pub fn padding(self, p: usize) -> Self {
+        Conv2dConfig {
+            padding: (p, p),
+            ..self
+        }
+    }
+    /// Same dilation in both directions.
+    pub fn dilation(self, d: usize) -> Self {
+        Conv2dConfig {
+            dilation: (d, d),
+            ..self
+        }
+    }
+    /// Number of groups.
+    pub fn groups(self, g: usize) -> Self {
+        Conv2dConfig { groups: g, ..self }
+    }
+}
+
+/// Output size along one axis: ⌊(in + 2·pad − dil·(k − 1) − 1) / stride⌋ + 1,
+/// or `None` when the dilated kernel does not fit in the padded input.
+pub fn conv_output_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+) -> Option<usize> {
+    let span = dil * (kernel - 1) + 1;
+    (input + 2 * pad >= span && stride > 0).then(|| (input + 2 * pad - span) / stride + 1)
+}
+
+/// All sizes of one convolution, checked once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub cfg: Conv2dConfig,
+}
+
+impl Geometry {
+    fn new(x: &[usize], weight: &[usize], cfg: Conv2dConfig) -> Self {
+        let (n, c_in, h, w) = match *x {
+            [n, c, h, w] => (n, c, h, w),
+            _ => panic!("conv2d: input must be NCHW, got shape {x:?}"),
+        };
+        let (c_out, c_per_group, kh, kw) = match *weight {
+            [o, c, kh, kw] => (o, c, kh, kw),
+            _ => panic!("conv2d: weight must be OIHW, got shape {weight:?}"),
+        };
+        let g = cfg.groups;
+        assert!(
+            g > 0 && c_in % g == 0 && c_out % g == 0 && c_per_group == c_in / g,
+            "conv2d: input {x:?} and weight {weight:?} do not match with groups={g}"
+        );
+        let oh = conv_output_size(h, kh, cfg.stride.0, cfg.padding.0, cfg.dilation.0);
+        let ow = conv_output_size(w, kw, cfg.stride.1, cfg.padding.1, cfg.dilation.1);
+        let (Some(oh), Some(ow)) = (oh, ow) else {
+            panic!("conv2d: kernel {kh}x{kw} with {cfg:?} does not fit input {x:?}");
+        };
+        Geometry {
+            n,
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            oh,
+            ow,
+            cfg,
+        }
+    }
+
+    /// Rows of the im2col matrix of one group: (C/groups)·kh·kw.
+    fn col_rows(&self) -> usize {
+        self.c_in / self.cfg.groups * self.kh * self.kw
+    }
+    fn out_pixels(&self) -> usize {
+        self.oh * self.ow
+    }
+    fn in_image(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+    fn out_image(&self) -> usize {
+        self.c_out * self.oh * self.ow
+    }
+}
+
+// ANCHOR: im2col
+/// Unfolds the receptive fields of one group of one image into `cols`
+/// (rows: channel, kernel row, kernel column; columns: output pixels).
+/// Taps that fall into the padding read 0.
+fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
+    let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
+    for (row, col_row) in cols.chunks_exact_mut(g.out_pixels()).enumerate() {
+        let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for (oy, out_row) in col_row.chunks_exact_mut(g.ow).enumerate() {
+            let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
+            if iy < 0 || iy >= g.h as isize {
+                out_row.fill(E::ZERO);
+                continue;
+            }
+            let line = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+            for (ox, v) in out_row.iter_mut().enumerate() {
+                let ix = (ox * s.1 + kj * d.1) as isize - p.1 as isize;
+                *v = if ix >= 0 && ix < g.w as isize {
+                    line[ix as usize]
+                } else {
+                    E::ZERO
+                };
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every column entry back to the pixel it
+/// was read from (pixels under several receptive fields receive several).
+fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E]) {
+    let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
+    for (row, col_row) in cols.chunks_exact(g.out_pixels()).enumerate() {
+        let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for (oy, out_row) in col_row.chunks_exact(g.ow).enumerate() {
+            let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
+            if iy < 0 || iy >= g.h as isize {
+                continue;
+            }
+            let line = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+            for (ox, &v) in out_row.iter().enumerate() {
+                let ix = (ox * s.1 + kj * d.1) as isize - p.1 as isize;
+                if ix >= 0 && ix < g.w as isize {
+                    line[ix as usize] += v;
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: im2col
+
+// ANCHOR: forward
+/// Forward pass for one image: for each group, Y_g = W_g · im2col(x_g).
+fn forward_image<E: Element>(x: &[E], weight: &[E], g: &Geometry, cols: &mut [E], y: &mut [E]) {
+    let groups = g.cfg.groups;
+    let (c_in_g, c_out_g) = (g.c_in / groups, g.c_out / groups);
+    let (k, p) = (g.col_rows(), g.out_pixels());
+    for grp in 0..groups {
+        let x_g = &x[grp * c_in_g * g.h * g.w..(grp + 1) * c_in_g * g.h * g.w];
+        im2col(x_g, g, cols);
+        let w_g = &weight[grp * c_out_g * k..(grp + 1) * c_out_g * k];
+        let y_g = &mut y[grp * c_out_g * p..(grp + 1) * c_out_g * p];
+        gemm(
+            E::ONE,
+            MatRef::rows(w_g, k),
+            MatRef::rows(cols, p),
+            E::ZERO,
+            y_g,
+            c_out_g,
+            k,
+            p,
+        );
+    }
+}
+// ANCHOR_END: forward
+
+// ANCHOR: backward
+/// Backward pass for one image: accumulates ∂L/∂W into `dweight` and, when
+/// asked, writes ∂L/∂x for this image into `dx`.
+fn backward_image<E: Element>(
+    x: &[E],
+    weight: &[E],
+    dy: &[E],
+    g: &Geometry,
+    cols: &mut [E],
+    dweight: Option<&mut [E]>,
+    dx: Option<&mut [E]>,
+) {
+    let groups = g.cfg.groups;
+    let (c_in_g, c_out_g) = (g.c_in / groups, g.c_out / groups);
+    let (k, p, plane) = (g.col_rows(), g.out_pixels(), g.h * g.w);
+    let (mut dweight, mut dx) = (dweight, dx);
+    for grp in 0..groups {
+        let dy_g = &dy[grp * c_out_g * p..(grp + 1) * c_out_g * p];
+        let w_range = grp * c_out_g * k..(grp + 1) * c_out_g * k;
+        if let Some(dw) = dweight.as_deref_mut() {
+            // ∂L/∂W_g += ∂L/∂Y_g (c_out_g × p) · colsᵀ (p × k)
+            im2col(
+                &x[grp * c_in_g * plane..(grp + 1) * c_in_g * plane],
+                g,
+                cols,
+            );
+            let dw_g = &mut dw[w_range.clone()];
+            gemm(
+                E::ONE,
+                MatRef::rows(dy_g, p),
+                MatRef::rows_t(cols, p),
+                E::ONE,
+                dw_g,
+                c_out_g,
+                p,
+                k,
+            );
+        }
+        if let Some(dx) = dx.as_deref_mut() {
+            // ∂cols = W_gᵀ (k × c_out_g) · ∂L/∂Y_g (c_out_g × p), then col2im
+            let w_g = MatRef::rows_t(&weight[w_range], k);
+            gemm(
+                E::ONE,
+                w_g,
+                MatRef::rows(dy_g, p),
+                E::ZERO,
+                cols,
+                k,
+                c_out_g,
+                p,
+            );
+            col2im(
+                cols,
+                g,
+                &mut dx[grp * c_in_g * plane..(grp + 1) * c_in_g * plane],
+            );
+        }
+    }
+}
+// ANCHOR_END: backward
+
+impl<E: Element> Tensor<E> {
+    /// 2-D convolution of an NCHW input with an OIHW weight and an optional
+    /// bias of shape `[O]`: y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, s·y+d·i−p, s·x+d·j−p].
+    ///
+    /// # Panics
+    /// When the shapes do not fit together; the message names conv2d and the shapes.
+    pub fn conv2d(
+        &self,
+        weight: &Tensor<E>,
+        bias: Option<&Tensor<E>>,
+        cfg: Conv2dConfig,
+    ) -> Tensor<E> {
+        let g = Geometry::new(&self.shape, &weight.shape, cfg);
+        if let Some(b) = bias {
+            assert_eq!(
+                b.shape,
+                [g.c_out],
+                "conv2d: bias shape {:?} must be [{}]",
+                b.shape,
+                g.c_out
+            );
+        }
+        let mut y = vec![E::ZERO; g.n * g.out_image()];
+        let cols_len = g.col_rows() * g.out_pixels();
+        y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
+            || vec![E::ZERO; cols_len],
+            |cols, (n, y_n)| {
+                forward_image(
+                    &self.data[n * g.in_image()..(n + 1) * g.in_image()],
+                    &weight.data,
+                    &g,
+                    cols,
+                    y_n,
+                );
+                if let Some(b) = bias {
+                    for (plane, &bo) in y_n.chunks_exact_mut(g.out_pixels()).zip(b.data.iter()) {
+                        plane.iter_mut().for_each(|v| *v += bo);
+                    }
+                }
+            },
+        );
+        let (x, w) = (self.detach(), weight.detach());
+        let (need_dx, has_bias) = (self.requires_grad(), bias.is_some());
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Tensor::from_op(
+            "conv2d",
+            y,
+            &[g.n, g.c_out, g.oh, g.ow],
+            &inputs,
+            move |dy| {
+                let (dx, dw) = conv2d_backward(&x.data, &w.data, &dy.data, &g, need_dx);
+                let mut grads = vec![
+                    dx.map(|dx| Tensor::from_vec(dx, &x.shape)),
+                    Some(Tensor::from_vec(dw, &w.shape)),
+                ];
+                if has_bias {
+                    grads.push(Some(Tensor::from_vec(bias_grad(&dy.data, &g), &[g.c_out])));
+                }
+                grads
+            },
+        )
+    }
+}
+
+/// ∂L/∂x (when `need_dx`) and ∂L/∂W for the whole batch. Chunks of
+/// [`WEIGHT_GRAD_CHUNK`] images run in parallel; their partial weight
+/// gradients are added in chunk order.
+fn conv2d_backward<E: Element>(
+    x: &[E],
+    weight: &[E],
+    dy: &[E],
+    g: &Geometry,
+    need_dx: bool,
+) -> (Option<Vec<E>>, Vec<E>) {
+    let (in_img, out_img) = (g.in_image(), g.out_image());
+    let cols_len = g.col_rows() * g.out_pixels();
+    let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
+        let mut dweight = vec![E::ZERO; weight.len()];
+        let mut cols = vec![E::ZERO; cols_len];
+        let first = chunk * WEIGHT_GRAD_CHUNK;
+        for n in first..(first + WEIGHT_GRAD_CHUNK).min(g.n) {
+            let dx_n = dx_chunk
+                .as_deref_mut()
+                .map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
+            let (x_n, dy_n) = (
+                &x[n * in_img..(n + 1) * in_img],
+                &dy[n * out_img..(n + 1) * out_img],
+            );
+            backward_image(x_n, weight, dy_n, g, &mut cols, Some(&mut dweight), dx_n);
+        }
+        dweight
+    };
+    let mut dx = need_dx.then(|| vec![E::ZERO; g.n * in_img]);
+    let partials: Vec<Vec<E>> = match dx.as_mut() {
+        Some(dx) => dx
+            .par_chunks_mut(WEIGHT_GRAD_CHUNK * in_img)
+            .enumerate()
+            .map(|(chunk, dx_chunk)| chunk_work(chunk, Some(dx_chunk)))
+            .collect(),
+        None => (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK))
+            .into_par_iter()
+            .map(|c| chunk_work(c, None))
+            .collect(),
+    };
+    let mut partials = partials.into_iter();
+    let mut dweight = partials
+        .next()
+        .unwrap_or_else(|| vec![E::ZERO; weight.len()]);
+    for partial in partials {
+        dweight.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
+    }
+    (dx, dweight)
+}
+
+/// ∂L/∂b_o = Σ over images and output pixels of ∂L/∂y[n, o].
+fn bias_grad<E: Element>(dy: &[E], g: &Geometry) -> Vec<E> {
+    let mut db = vec![E::ZERO; g.c_out];
+    for image in dy.chunks_exact(g.out_image()) {
+        for (o, plane) in image.chunks_exact(g.out_pixels()).enumerate() {
+            db[o] += plane.iter().copied().sum::<E>();
+        }
+    }
+    db
+}

@@ -1,0 +1,175 @@
+//! Pooling: max and average over sliding windows, and their global versions (GAP, GMP).
+//!
+//! Max pooling passes the gradient to the one input that won each window;
+//! average pooling spreads it evenly over the window (1/(kh·kw) each);
+//! global pooling is the same with one window covering the whole map.
+
+use crate::tensor::{Element, Tensor};
+use rayon::prelude::*;
+
+/// Window size, stride and zero padding of a pooling layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dConfig {
+    /// Window (height, width).
+    pub kernel: (usize, usize),
+    /// Step between windows (height, width).
+    pub stride: (usize, usize),
+    /// Padding on each side (height, width); at most half the window.
+    pub padding: (usize, usize),
+}
+
+impl Pool2dConfig {
+    /// A k×k window with stride k (non-overlapping) and no padding.
+    pub fn new(k: usize) -> Self {
+        Pool2dConfig {
+            kernel: (k, k),
+            stride: (k, k),
+            padding: (0, 0),
+        }
+    }
+    /// Same stride in both directions.
+    pub fn stride(self, s: usize) -> Self {
+        Pool2dConfig {
+            stride: (s, s),
+            ..self
+        }
+    }
+    /// Same padding on all sides.
+    pub fn padding(self, p: usize) -> Self {
+        Pool2dConfig {
+            padding: (p, p),
+            ..self
+        }
+    }
+}
+
+/// Checked sizes of one pooling op over planes of h×w.
+#[derive(Clone, Copy)]
+struct Windows {
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    cfg: Pool2dConfig,
+}
+
+impl Windows {
+    fn new(op: &str, shape: &[usize], cfg: Pool2dConfig) -> Self {
+        let [_, _, h, w] = shape[..] else {
+            panic!("{op}: expected a 4-D NCHW tensor, got shape {shape:?}");
+        };
+        let (k, s, p) = (cfg.kernel, cfg.stride, cfg.padding);
+        assert!(
+            k.0 > 0 && k.1 > 0 && s.0 > 0 && s.1 > 0 && 2 * p.0 <= k.0 && 2 * p.1 <= k.1,
+            "{op}: invalid window {cfg:?} (padding may be at most half the window)"
+        );
+        assert!(
+            h + 2 * p.0 >= k.0 && w + 2 * p.1 >= k.1,
+            "{op}: window {cfg:?} does not fit input {shape:?}"
+        );
+        let (oh, ow) = ((h + 2 * p.0 - k.0) / s.0 + 1, (w + 2 * p.1 - k.1) / s.1 + 1);
+        Windows { h, w, oh, ow, cfg }
+    }
+
+    /// Calls `f(input_index)` for every in-bounds input pixel of window (oy, ox).
+    fn visit(&self, oy: usize, ox: usize, mut f: impl FnMut(usize)) {
+        let (k, s, p) = (self.cfg.kernel, self.cfg.stride, self.cfg.padding);
+        let y0 = (oy * s.0) as isize - p.0 as isize;
+        let x0 = (ox * s.1) as isize - p.1 as isize;
+        for iy in y0.max(0)..(y0 + k.0 as isize).min(self.h as isize) {
+            for ix in x0.max(0)..(x0 + k.1 as isize).min(self.w as isize) {
+                f(iy as usize * self.w + ix as usize);
+            }
+        }
+    }
+}
+
+impl<E: Element> Tensor<E> {
+    // ANCHOR: max_pool
+    /// Max pooling: y = max of each window. ∂L/∂x receives ∂L/∂y at the
+    /// window's (first) maximum; padding never wins.
+    pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Tensor<E> {
+        let win = Windows::new("max_pool2d", &self.shape, cfg);
+        let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
+        let mut y = vec![E::ZERO; self.numel() / plane_in * plane_out];
+        let mut winners = vec![0u32; y.len()];
+        y.par_chunks_mut(plane_out)
+            .zip(winners.par_chunks_mut(plane_out))
+            .zip(self.data.par_chunks(plane_in))
+            .for_each(|((y_plane, win_plane), x_plane)| {
+                for (o, (yv, wv)) in y_plane.iter_mut().zip(win_plane.iter_mut()).enumerate() {
+                    let (mut best, mut arg) = (E::NEG_INFINITY, usize::MAX);
+                    win.visit(o / win.ow, o % win.ow, |i| {
+                        if arg == usize::MAX || x_plane[i] > best {
+                            (best, arg) = (x_plane[i], i);
+                        }
+                    });
+                    (*yv, *wv) = (best, arg as u32);
+                }
+            });
+        let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
+        let input_shape = self.shape.clone();
+        Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {
+            let mut dx = vec![E::ZERO; input_shape.iter().product()];
+            dx.par_chunks_mut(plane_in)
+                .zip(
+                    g.data
+                        .par_chunks(plane_out)
+                        .zip(winners.par_chunks(plane_out)),
+                )
+                .for_each(|(dx_plane, (g_plane, win_plane))| {
+                    for (&gv, &w) in g_plane.iter().zip(win_plane) {
+                        dx_plane[w as usize] += gv;
+                    }
+                });
+            vec![Some(Tensor::from_vec(dx, &input_shape))]
+        })
+    }
+    // ANCHOR_END: max_pool
+
+    /// Average pooling: y = (1/(kh·kw)) Σ window (padding counts as zeros, as
+    /// PyTorch's default). ∂L/∂x: every pixel of a window receives ∂L/∂y/(kh·kw).
+    pub fn avg_pool2d(&self, cfg: Pool2dConfig) -> Tensor<E> {
+        let win = Windows::new("avg_pool2d", &self.shape, cfg);
+        let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
+        let scale = E::ONE / E::from_f64((cfg.kernel.0 * cfg.kernel.1) as f64);
+        let mut y = vec![E::ZERO; self.numel() / plane_in * plane_out];
+        y.par_chunks_mut(plane_out)
+            .zip(self.data.par_chunks(plane_in))
+            .for_each(|(y_plane, x_plane)| {
+                for (o, yv) in y_plane.iter_mut().enumerate() {
+                    let mut sum = E::ZERO;
+                    win.visit(o / win.ow, o % win.ow, |i| sum += x_plane[i]);
+                    *yv = sum * scale;
+                }
+            });
+        let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
+        let input_shape = self.shape.clone();
+        Tensor::from_op("avg_pool2d", y, &shape, &[self], move |g| {
+            let mut dx = vec![E::ZERO; input_shape.iter().product()];
+            dx.par_chunks_mut(plane_in)
+                .zip(g.data.par_chunks(plane_out))
+                .for_each(|(dx_plane, g_plane)| {
+                    for (o, &gv) in g_plane.iter().enumerate() {
+                        win.visit(o / win.ow, o % win.ow, |i| dx_plane[i] += gv * scale);
+                    }
+                });
+            vec![Some(Tensor::from_vec(dx, &input_shape))]
+        })
+    }
+
+    // ANCHOR: global_pool
+    /// Global average pooling (GAP): F_k = (1/(H·W)) Σ_{x,y} f_k(x, y), giving
+    /// `[N, C, 1, 1]`. The layer CAM needs: its output is linear in the maps.
+    pub fn global_avg_pool2d(&self) -> Tensor<E> {
+        let (n, c, _, _) = self.dims4("global_avg_pool2d");
+        self.mean_axes(&[2, 3], true).reshape(&[n, c, 1, 1])
+    }
+
+    /// Global max pooling (GMP): F_k = max_{x,y} f_k(x, y), giving `[N, C, 1, 1]`.
+    pub fn global_max_pool2d(&self) -> Tensor<E> {
+        let (n, c, _, _) = self.dims4("global_max_pool2d");
+        self.max_axes(&[2, 3], true).reshape(&[n, c, 1, 1])
+    }
+    // ANCHOR_END: global_pool
+}

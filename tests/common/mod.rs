@@ -1,0 +1,57 @@
+//! Helpers shared by the gradient-check tests: kink-free values and the check itself.
+#![allow(dead_code)]
+
+use cnnlab::gradcheck::{gradcheck, GradcheckConfig};
+use cnnlab::Tensor;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// `n` distinct values in about [−scale, scale], drawn from `seed`, that keep
+/// away from kinks: any two differ by at least spacing/2, and every value is at
+/// least spacing/4 from each integer multiple of `spacing = 2·scale/n`, zero
+/// included (ReLU, |x|, max ties and smooth-L1's ±β = multiples are safe).
+pub fn kink_free(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut ranks: Vec<i64> = (0..n as i64).map(|r| r - n as i64 / 2).collect();
+    ranks.shuffle(&mut rng);
+    let spacing = spacing(n, scale);
+    ranks
+        .iter()
+        .map(|&k| (k as f64 + 0.25 + 0.5 * rng.random::<f64>()) * spacing)
+        .collect()
+}
+
+/// The grid spacing [`kink_free`] uses.
+pub fn spacing(n: usize, scale: f64) -> f64 {
+    2.0 * scale / n.max(1) as f64
+}
+
+/// A tensor of kink-free values.
+pub fn tensor(shape: &[usize], seed: u64, scale: f64) -> Tensor<f64> {
+    let n = shape.iter().product();
+    Tensor::from_vec(kink_free(n, seed, scale), shape)
+}
+
+/// A tensor of strictly positive values in about [0.5, 0.5 + scale].
+pub fn positive(shape: &[usize], seed: u64, scale: f64) -> Tensor<f64> {
+    let t = tensor(shape, seed, scale);
+    Tensor::from_vec(t.data().iter().map(|v| v.abs() + 0.5).collect(), shape)
+}
+
+/// Runs the gradient check and turns a failure into a readable panic.
+pub fn check(f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Tensor<f64>], seed: u64) {
+    let cfg = GradcheckConfig {
+        seed,
+        ..GradcheckConfig::default()
+    };
+    if let Err(failure) = gradcheck(f, inputs, &cfg) {
+        let shapes: Vec<_> = inputs.iter().map(|x| x.shape().to_vec()).collect();
+        panic!("gradient check failed for inputs of shapes {shapes:?}: {failure}");
+    }
+}
+
+/// A shape strategy: `rank` axes of sizes in 1..=max.
+pub fn shape(rank: usize, max: usize) -> impl proptest::strategy::Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(1..=max, rank)
+}

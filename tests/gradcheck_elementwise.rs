@@ -1,0 +1,181 @@
+//! Property-based gradient checks of the element-wise, reduction, layout and matrix ops.
+
+mod common;
+use cnnlab::Tensor;
+use common::{check, positive, shape, tensor};
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Two shapes that broadcast: `b` is `a` with some axes set to 1 and maybe leading axes dropped.
+fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    (
+        shape(3, 4),
+        proptest::collection::vec(any::<bool>(), 3),
+        0..3usize,
+    )
+        .prop_map(|(a, ones, drop)| {
+            let b: Vec<usize> = a
+                .iter()
+                .zip(&ones)
+                .map(|(&d, &one)| if one { 1 } else { d })
+                .collect();
+            (a, b[drop..].to_vec())
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn gradcheck_add((sa, sb) in broadcast_pair(), seed in any::<u64>(), swap in any::<bool>()) {
+        let (a, b) = (tensor(&sa, seed, 2.0), tensor(&sb, seed ^ 1, 2.0));
+        let inputs = if swap { [b, a] } else { [a, b] };
+        check(|x| x[0].add(&x[1]), &inputs, seed);
+    }
+
+    #[test]
+    fn gradcheck_sub((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        check(|x| x[0].sub(&x[1]), &[tensor(&sb, seed, 2.0), tensor(&sa, seed ^ 1, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_mul((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        check(|x| x[0].mul(&x[1]), &[tensor(&sa, seed, 2.0), tensor(&sb, seed ^ 1, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_div((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        check(|x| x[0].div(&x[1]), &[tensor(&sa, seed, 2.0), positive(&sb, seed ^ 1, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_neg(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].neg(), &[tensor(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_exp(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].exp(), &[tensor(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_tanh(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].tanh(), &[tensor(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_sigmoid(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].sigmoid(), &[tensor(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_log(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].log(), &[positive(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_sqrt(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].sqrt(), &[positive(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_relu(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].relu(), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_abs(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].abs(), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_pow(s in shape(2, 5), seed in any::<u64>(), p in -2.5f64..3.5) {
+        check(|x| x[0].pow(p), &[positive(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_leaky_relu(s in shape(3, 4), seed in any::<u64>(), alpha in 0.01f64..0.5) {
+        check(|x| x[0].leaky_relu(alpha), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_scalar_ops(s in shape(2, 4), seed in any::<u64>(), c in -3.0f64..3.0) {
+        check(|x| x[0].add_scalar(c).mul_scalar(c), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_sum(s in shape(3, 4), axes in proptest::sample::subsequence(vec![0isize, 1, -1], 0..=3), keep in any::<bool>(), seed in any::<u64>()) {
+        let x = tensor(&s, seed, 2.0);
+        check(|x| x[0].sum_axes(&axes, keep), std::slice::from_ref(&x), seed);
+        check(|x| x[0].sum(), std::slice::from_ref(&x), seed);
+    }
+
+    #[test]
+    fn gradcheck_mean(s in shape(3, 4), axes in proptest::sample::subsequence(vec![0isize, 1, -1], 0..=3), keep in any::<bool>(), seed in any::<u64>()) {
+        let x = tensor(&s, seed, 2.0);
+        check(|x| x[0].mean_axes(&axes, keep), std::slice::from_ref(&x), seed);
+        check(|x| x[0].mean(), std::slice::from_ref(&x), seed);
+    }
+
+    #[test]
+    fn gradcheck_max(s in shape(3, 4), axes in proptest::sample::subsequence(vec![0isize, 1, 2], 1..=3), keep in any::<bool>(), seed in any::<u64>()) {
+        check(|x| x[0].max_axes(&axes, keep), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_reshape(s in shape(3, 4), seed in any::<u64>()) {
+        let flat = vec![s.iter().product::<usize>()];
+        check(|x| x[0].reshape(&flat).reshape(&[1, flat[0]]), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_permute(s in shape(4, 3), perm in Just(vec![0usize, 1, 2, 3]).prop_shuffle(), seed in any::<u64>()) {
+        check(|x| x[0].permute(&perm), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_transpose(s in shape(3, 4), a in 0usize..3, b in 0usize..3, seed in any::<u64>()) {
+        check(|x| x[0].transpose(a, b), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_broadcast_to((sa, sb) in broadcast_pair(), seed in any::<u64>()) {
+        check(|x| x[0].broadcast_to(&sa), &[tensor(&sb, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_narrow(s in shape(3, 4), axis in 0isize..3, seed in any::<u64>(), start_frac in 0.0f64..1.0) {
+        let len = s[axis as usize];
+        let start = ((len as f64) * start_frac) as usize;
+        check(|x| x[0].narrow(axis, start, len - start), &[tensor(&s, seed, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_cat(s in shape(3, 4), axis in 0isize..3, seed in any::<u64>(), extra in 1usize..3) {
+        let mut s2 = s.clone();
+        s2[axis as usize] = extra;
+        let inputs = [tensor(&s, seed, 2.0), tensor(&s2, seed ^ 3, 2.0), tensor(&s, seed ^ 4, 2.0)];
+        check(|x| Tensor::cat(&[&x[0], &x[1], &x[2]], axis), &inputs, seed);
+    }
+
+    #[test]
+    fn gradcheck_matmul(m in 1usize..6, k in 1usize..6, n in 1usize..6, seed in any::<u64>()) {
+        check(|x| x[0].matmul(&x[1]), &[tensor(&[m, k], seed, 2.0), tensor(&[k, n], seed ^ 5, 2.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_softmax(s in shape(3, 4), axis in -3isize..3, seed in any::<u64>()) {
+        check(|x| x[0].softmax(axis), &[tensor(&s, seed, 3.0)], seed);
+    }
+
+    #[test]
+    fn gradcheck_log_softmax(s in shape(3, 4), axis in -3isize..3, seed in any::<u64>()) {
+        check(|x| x[0].log_softmax(axis), &[tensor(&s, seed, 3.0)], seed);
+    }
+}

@@ -1,0 +1,237 @@
+//! Closed-form checks of the ops' forward values and of the autodiff semantics.
+
+mod common;
+use cnnlab::ops::pool::Pool2dConfig;
+use cnnlab::{no_grad, Conv2dConfig, Tensor};
+use common::tensor;
+use proptest::prelude::*;
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
+}
+
+/// Direct convolution by its definition, seven nested loops, no cleverness.
+fn conv_by_definition(x: &Tensor<f64>, w: &Tensor<f64>, cfg: Conv2dConfig) -> Vec<f64> {
+    let (n, c, h, wd) = x.dims4("ref");
+    let (o, cg, kh, kw) = w.dims4("ref");
+    let (s, p, d, g) = (cfg.stride, cfg.padding, cfg.dilation, cfg.groups);
+    let oh = (h + 2 * p.0 - d.0 * (kh - 1) - 1) / s.0 + 1;
+    let ow = (wd + 2 * p.1 - d.1 * (kw - 1) - 1) / s.1 + 1;
+    let (xd, wdat) = (x.data(), w.data());
+    let mut out = vec![0.0; n * o * oh * ow];
+    for b in 0..n {
+        for oc in 0..o {
+            let group = oc / (o / g);
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0.0;
+                    for ic in 0..cg {
+                        let ci = group * cg + ic;
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let iy = (oy * s.0 + i * d.0) as isize - p.0 as isize;
+                                let ix = (ox * s.1 + j * d.1) as isize - p.1 as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                                    acc += xd[((b * c + ci) * h + iy as usize) * wd + ix as usize]
+                                        * wdat[((oc * cg + ic) * kh + i) * kw + j];
+                                }
+                            }
+                        }
+                    }
+                    out[((b * o + oc) * oh + oy) * ow + ox] = acc;
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #[test]
+    fn conv2d_matches_the_definition(
+        n in 1usize..3, cg in 1usize..4, og in 1usize..4, g in 1usize..3, k in 1usize..4,
+        h in 3usize..9, s in 1usize..4, d in 1usize..3, pad in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let cfg = Conv2dConfig { stride: (s, s), padding: if pad { (k / 2, k / 2) } else { (0, 0) }, dilation: (d, d), groups: g };
+        prop_assume!(h + 2 * cfg.padding.0 > d * (k - 1));
+        let x = tensor(&[n, cg * g, h, h + 1], seed, 1.0);
+        let w = tensor(&[og * g, cg, k, k], seed ^ 1, 1.0);
+        let y = x.conv2d(&w, None, cfg);
+        prop_assert!(close(y.data(), &conv_by_definition(&x, &w, cfg), 1e-12));
+    }
+}
+
+#[test]
+fn bilinear_matches_pytorch_align_corners_false() {
+    // torch.nn.functional.interpolate(x, size=(4, 4), mode="bilinear", align_corners=False)
+    let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]);
+    let y = x.upsample_bilinear((4, 4));
+    #[rustfmt::skip]
+    let expected = [1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3.0, 3.25, 3.75, 4.0];
+    assert!(close(y.data(), &expected, 1e-12), "{:?}", y.data());
+    let z = x.upsample_nearest((4, 3));
+    assert_eq!(
+        z.data(),
+        &[1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0, 3.0, 3.0, 4.0]
+    );
+}
+
+#[test]
+fn pooling_known_values() {
+    let x = Tensor::<f64>::from_vec((0..16).map(|v| v as f64).collect(), &[1, 1, 4, 4]);
+    assert_eq!(
+        x.max_pool2d(Pool2dConfig::new(2)).data(),
+        &[5.0, 7.0, 13.0, 15.0]
+    );
+    assert_eq!(
+        x.avg_pool2d(Pool2dConfig::new(2)).data(),
+        &[2.5, 4.5, 10.5, 12.5]
+    );
+    // padding counts as zeros in the average, never wins the max
+    let neg = x.mul_scalar(-1.0).add_scalar(-1.0);
+    let padded = Pool2dConfig::new(3).stride(3).padding(1);
+    assert_eq!(neg.max_pool2d(padded).data(), &[-1.0, -3.0, -9.0, -11.0]);
+    assert_eq!(x.global_avg_pool2d().data(), &[7.5]);
+    assert_eq!(x.global_max_pool2d().data(), &[15.0]);
+}
+
+#[test]
+fn softmax_and_cross_entropy_are_stable_at_extreme_logits() {
+    let logits = Tensor::<f32>::from_vec(vec![1e4, -1e4, 0.0, -1e4, 1e4, 1e4], &[2, 3]).with_grad();
+    let p = logits.softmax(1);
+    assert!(p.data().iter().all(|v| v.is_finite()));
+    assert!(close(
+        &p.cast::<f64>().to_vec(),
+        &[1.0, 0.0, 0.0, 0.0, 0.5, 0.5],
+        1e-6
+    ));
+    let loss = logits.cross_entropy(&[0, 0], 0.0);
+    // row 0 is certain and right (0); row 1 splits its mass over classes 1, 2: −log p₀ = 2e4 + ln 2
+    let expected = (0.0 + 2e4 + 2f64.ln()) / 2.0;
+    assert!(
+        (loss.item() as f64 - expected).abs() < 1e-2,
+        "{}",
+        loss.item()
+    );
+    let grads = loss.backward();
+    assert!(grads.wrt(&logits).data().iter().all(|v| v.is_finite()));
+    let bce = logits.bce_with_logits(&Tensor::ones(&[2, 3]));
+    assert!(bce.item().is_finite() && bce.item() > 0.0);
+}
+
+#[test]
+fn fused_softmax_equals_composed() {
+    let z = tensor(&[3, 5], 7, 4.0);
+    let composed = z.exp().div(&z.exp().sum_axes(&[1], true));
+    assert!(close(z.softmax(1).data(), composed.data(), 1e-12));
+    assert!(close(z.log_softmax(1).data(), composed.log().data(), 1e-12));
+}
+
+#[test]
+fn label_smoothing_matches_its_definition() {
+    let z = tensor(&[2, 4], 3, 2.0);
+    let eps = 0.2;
+    let log_p = z.log_softmax(1).to_vec();
+    let q = |row: usize, c: usize| eps / 4.0 + if c == [1, 3][row] { 1.0 - eps } else { 0.0 };
+    let expected: f64 = (0..8).map(|i| -q(i / 4, i % 4) * log_p[i]).sum::<f64>() / 2.0;
+    assert!((z.cross_entropy(&[1, 3], eps).item() - expected).abs() < 1e-12);
+}
+
+#[test]
+fn batch_norm_train_normalises_and_eval_uses_running_statistics() {
+    let x = tensor(&[4, 2, 3, 3], 11, 3.0).add_scalar(5.0);
+    let (gamma, beta) = (Tensor::ones(&[2]), Tensor::zeros(&[2]));
+    let (y, stats) = x.batch_norm_train(&gamma, &beta, 1e-5);
+    for c in 0..2 {
+        let ch = y.narrow(1, c, 1);
+        assert!(ch.mean().item().abs() < 1e-12);
+        assert!((ch.pow(2.0).mean().item() - 1.0).abs() < 1e-4);
+        assert!((stats.mean[c] - x.narrow(1, c, 1).mean().item()).abs() < 1e-12);
+    }
+    // evaluation with the batch's own statistics reproduces training mode …
+    let same = x.batch_norm_eval(&gamma, &beta, &stats.mean, &stats.var, 1e-5);
+    assert!(close(same.data(), y.data(), 1e-12));
+    // … and with other statistics it does not depend on the batch at all
+    let one_image = x
+        .narrow(0, 0, 1)
+        .batch_norm_eval(&gamma, &beta, &[1.0, 2.0], &[4.0, 9.0], 0.0);
+    let expected: Vec<f64> = x
+        .narrow(0, 0, 1)
+        .to_vec()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if i < 9 {
+                (v - 1.0) / 2.0
+            } else {
+                (v - 2.0) / 3.0
+            }
+        })
+        .collect();
+    assert!(close(one_image.data(), &expected, 1e-12));
+}
+
+#[test]
+fn gradients_of_inner_tensors_and_reuse() {
+    let x = Tensor::<f64>::from_vec(vec![1.0, -2.0, 3.0], &[3]).with_grad();
+    let hidden = x.mul(&x); // x used twice: ∂/∂x (x·x) = 2x
+    let loss = hidden.mul_scalar(3.0).sum();
+    let grads = loss.backward();
+    assert_eq!(grads.wrt(&x).data(), &[6.0, -12.0, 18.0]);
+    assert_eq!(grads.wrt(&hidden).data(), &[3.0, 3.0, 3.0]); // an inner activation
+}
+
+#[test]
+fn detach_and_no_grad_stop_gradients() {
+    let x = Tensor::<f64>::from_vec(vec![2.0], &[1]).with_grad();
+    let grads = x.mul(&x.detach()).sum().backward();
+    assert_eq!(grads.wrt(&x).data(), &[2.0]); // only one path carries a gradient
+    let y = no_grad(|| x.mul(&x));
+    assert!(!y.requires_grad());
+    assert_eq!(y.op_name(), "constant");
+    assert!(y.sum().backward().is_empty());
+}
+
+#[test]
+fn argmax_sum_max_values() {
+    let x = Tensor::<f32>::from_vec(vec![1.0, 5.0, 2.0, 7.0, 0.0, 3.0], &[2, 3]);
+    assert_eq!(x.argmax(1), vec![1, 0]);
+    assert_eq!(x.argmax(0), vec![1, 0, 1]);
+    assert_eq!(x.sum_axes(&[0], false).data(), &[8.0, 5.0, 5.0]);
+    assert_eq!(x.max_axes(&[1], true).data(), &[5.0, 7.0]);
+    assert_eq!(x.max_axes(&[1], true).shape(), &[2, 1]);
+    assert_eq!(x.transpose(0, 1).data(), &[1.0, 7.0, 5.0, 0.0, 2.0, 3.0]);
+}
+
+#[test]
+fn conv_backward_is_bit_identical_on_one_and_two_threads() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let x = tensor(&[19, 3, 9, 9], 1, 1.0).cast::<f32>().with_grad();
+            let w = tensor(&[8, 3, 3, 3], 2, 1.0).cast::<f32>().with_grad();
+            let y = x.conv2d(&w, None, Conv2dConfig::default().padding(1));
+            let grads = y.relu().sum().backward();
+            (grads.wrt(&w).to_vec(), grads.wrt(&x).to_vec())
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+#[should_panic(
+    expected = "conv2d: input [1, 3, 8, 8] and weight [4, 2, 3, 3] do not match with groups=1"
+)]
+fn shape_errors_name_the_op_and_shapes() {
+    Tensor::<f32>::zeros(&[1, 3, 8, 8]).conv2d(
+        &Tensor::zeros(&[4, 2, 3, 3]),
+        None,
+        Conv2dConfig::default(),
+    );
+}

@@ -3,7 +3,9 @@
 
 pub mod autograd;
 pub mod gradcheck;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use autograd::{enable_grad, is_grad_enabled, no_grad, Gradients};

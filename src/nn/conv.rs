@@ -1,0 +1,81 @@
+//! A 2-D convolution layer (weights OIHW, optional bias).
+
+use super::{init, Module, StateKind};
+use crate::{Conv2dConfig, Tensor};
+use rand::Rng;
+use std::any::Any;
+
+/// Convolution layer; Kaiming-normal weights.
+///
+/// # Shapes
+/// input `[N, C_in, H, W]`, weight `[C_out, C_in/groups, kh, kw]`, output `[N, C_out, H', W']`.
+#[derive(Clone)]
+pub struct Conv2d {
+    /// The kernels, OIHW.
+    pub weight: Tensor,
+    /// One bias per output channel (none when followed by BatchNorm).
+    pub bias: Option<Tensor>,
+    /// Stride, padding, dilation, groups.
+    pub cfg: Conv2dConfig,
+}
+
+impl Conv2d {
+    /// A `k×k` convolution from `c_in` to `c_out` channels, with or without bias.
+    pub fn new(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        cfg: Conv2dConfig,
+        bias: bool,
+        rng: &mut impl Rng,
+    ) -> Self {
+        assert!(
+            cfg.groups > 0 && c_in % cfg.groups == 0,
+            "Conv2d: {c_in} channels do not split into {} groups",
+            cfg.groups
+        );
+        let shape = [c_out, c_in / cfg.groups, k, k];
+        let fan_in = init::fans(&shape).0;
+        Conv2d {
+            weight: init::kaiming_normal(&shape, rng).with_grad(),
+            bias: bias.then(|| init::bias_uniform(c_out, fan_in, rng).with_grad()),
+            cfg,
+        }
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&mut self, x: &Tensor) -> Tensor {
+        x.conv2d(&self.weight, self.bias.as_ref(), self.cfg)
+    }
+
+    fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
+        f(
+            &format!("{prefix}weight"),
+            &mut self.weight,
+            StateKind::Parameter,
+        );
+        if let Some(b) = &mut self.bias {
+            f(&format!("{prefix}bias"), b, StateKind::Parameter);
+        }
+    }
+
+    fn describe(&self) -> String {
+        let s = self.weight.shape();
+        let c = self.cfg;
+        format!(
+            "Conv2d({}→{}, {}x{}, stride {}, pad {}{})",
+            s[1] * c.groups,
+            s[0],
+            s[2],
+            s[3],
+            c.stride.0,
+            c.padding.0,
+            if self.bias.is_some() { ", bias" } else { "" }
+        )
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

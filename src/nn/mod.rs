@@ -1,0 +1,83 @@
+//! Neural-network building blocks: the `Module` trait, layers, initialisation and BatchNorm folding.
+//!
+//! A module owns its parameters as leaf tensors (`with_grad`). Every tensor
+//! of its state — trainable parameters and buffers such as BatchNorm's
+//! running averages — has a stable hierarchical name (`3.weight`,
+//! `4.running_mean`) equal to the key PyTorch's `state_dict` would use for
+//! the same architecture, so checkpoints can cross between the two.
+
+mod batchnorm;
+mod conv;
+mod fold;
+pub mod init;
+mod layers;
+mod linear;
+mod sequential;
+
+pub use batchnorm::BatchNorm;
+pub use conv::Conv2d;
+pub use fold::fold_batchnorm;
+pub use layers::{
+    AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU,
+};
+pub use linear::Linear;
+pub use sequential::Sequential;
+
+use crate::Tensor;
+use std::any::Any;
+
+/// What a state tensor is, which decides who changes it and how it is saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateKind {
+    /// Trained by the optimiser (weights, biases, γ, β).
+    Parameter,
+    /// Updated by the forward pass in training mode (running mean/variance).
+    Buffer,
+    /// An integer counter kept as a 0-d tensor (BatchNorm's
+    /// `num_batches_tracked`, saved as int64).
+    Counter,
+}
+
+// ANCHOR: module
+/// A layer or a network of layers.
+pub trait Module: Send + Sync {
+    /// y = f(x). In training mode this may update buffers (BatchNorm).
+    fn forward(&mut self, x: &Tensor) -> Tensor;
+
+    /// Calls `f(name, tensor, kind)` for every state tensor, names prefixed
+    /// with `prefix` (e.g. `"features.3."`). Layers without state keep the default.
+    fn visit_state(&mut self, _prefix: &str, _f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {}
+
+    /// Switches between training (batch statistics, dropout on) and
+    /// evaluation (running statistics, dropout off).
+    fn set_training(&mut self, _training: bool) {}
+
+    /// A one-line description, e.g. `Conv2d(3→32, 3x3, pad 1)`.
+    fn describe(&self) -> String;
+
+    /// For inspection and surgery (BatchNorm folding) on concrete layer types.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+// ANCHOR_END: module
+
+/// Every state tensor of a module with its full name and kind (cheap clones).
+pub fn state_tensors(module: &mut dyn Module) -> Vec<(String, Tensor, StateKind)> {
+    let mut out = Vec::new();
+    module.visit_state("", &mut |name, t, kind| {
+        out.push((name.to_string(), t.clone(), kind))
+    });
+    out
+}
+
+/// The trainable parameters with their names.
+pub fn parameters(module: &mut dyn Module) -> Vec<(String, Tensor)> {
+    let all = state_tensors(module).into_iter();
+    all.filter(|(_, _, k)| *k == StateKind::Parameter)
+        .map(|(n, t, _)| (n, t))
+        .collect()
+}
+
+/// Number of trainable scalars.
+pub fn parameter_count(module: &mut dyn Module) -> usize {
+    parameters(module).iter().map(|(_, t)| t.numel()).sum()
+}

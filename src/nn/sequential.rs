@@ -1,0 +1,84 @@
+//! A chain of modules, named `0`, `1`, … as in PyTorch's `nn.Sequential`.
+
+use super::{Module, StateKind};
+use crate::Tensor;
+use std::any::Any;
+
+/// Layers applied in order. Layer i's state is named `"{i}.{name}"`.
+#[derive(Default)]
+pub struct Sequential {
+    /// The layers, in order.
+    pub layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a layer (builder style).
+    pub fn push(mut self, layer: impl Module + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True when there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    // ANCHOR: forward_with
+    /// Runs the chain and shows `inspect(i, output_of_layer_i)` every
+    /// intermediate result — how Grad-CAM gets hold of a feature map.
+    pub fn forward_with(&mut self, x: &Tensor, inspect: &mut dyn FnMut(usize, &Tensor)) -> Tensor {
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            h = layer.forward(&h);
+            inspect(i, &h);
+        }
+        h
+    }
+    // ANCHOR_END: forward_with
+
+    /// One line per layer: index, description.
+    pub fn summary(&self) -> String {
+        let lines = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("{i:>3}  {}", l.describe()));
+        lines.collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&mut self, x: &Tensor) -> Tensor {
+        self.forward_with(x, &mut |_, _| {})
+    }
+
+    fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_state(&format!("{prefix}{i}."), f);
+        }
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.layers
+            .iter_mut()
+            .for_each(|l| l.set_training(training));
+    }
+
+    fn describe(&self) -> String {
+        format!("Sequential({} layers)", self.layers.len())
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

@@ -217,9 +217,7 @@ fn forward_image<E: Element>(x: &[E], weight: &[E], g: &Geometry, cols: &mut [E]
             MatRef::rows(cols, p),
             E::ZERO,
             y_g,
-            c_out_g,
-            k,
-            p,
+            (c_out_g, k, p),
         );
     }
 }
@@ -258,9 +256,7 @@ fn backward_image<E: Element>(
                 MatRef::rows_t(cols, p),
                 E::ONE,
                 dw_g,
-                c_out_g,
-                p,
-                k,
+                (c_out_g, p, k),
             );
         }
         if let Some(dx) = dx.as_deref_mut() {
@@ -272,9 +268,7 @@ fn backward_image<E: Element>(
                 MatRef::rows(dy_g, p),
                 E::ZERO,
                 cols,
-                k,
-                c_out_g,
-                p,
+                (k, c_out_g, p),
             );
             col2im(
                 cols,

@@ -44,7 +44,8 @@ impl<'a, E> MatRef<'a, E> {
 }
 
 // ANCHOR: gemm
-/// C = α·A·B + β·C for row-major C (m×n), A (m×k) and B (k×n) given as views.
+/// C = α·A·B + β·C for row-major C (m×n), A (m×k) and B (k×n) given as views;
+/// `dims` is (m, k, n).
 ///
 /// # Panics
 /// When a view addresses memory outside its slice.
@@ -54,9 +55,7 @@ pub fn gemm<E: Element>(
     b: MatRef<E>,
     beta: E,
     c: &mut [E],
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
 ) {
     assert!(
         a.fits(m, k) && b.fits(k, n) && c.len() >= m * n,
@@ -105,9 +104,7 @@ impl<E: Element> Tensor<E> {
             MatRef::rows(&other.data, n),
             E::ZERO,
             &mut y,
-            m,
-            k,
-            n,
+            (m, k, n),
         );
         let (a, b) = (self.detach(), other.detach());
         let need = (self.requires_grad(), other.requires_grad());
@@ -120,9 +117,7 @@ impl<E: Element> Tensor<E> {
                     MatRef::rows_t(&b.data, n),
                     E::ZERO,
                     &mut da,
-                    m,
-                    n,
-                    k,
+                    (m, n, k),
                 );
                 Tensor::from_vec(da, &[m, k])
             });
@@ -134,9 +129,7 @@ impl<E: Element> Tensor<E> {
                     MatRef::rows(&g.data, n),
                     E::ZERO,
                     &mut db,
-                    k,
-                    m,
-                    n,
+                    (k, m, n),
                 );
                 Tensor::from_vec(db, &[k, n])
             });

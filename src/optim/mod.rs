@@ -26,12 +26,11 @@ pub trait Optimizer {
     fn set_lr(&mut self, lr: f64);
 }
 
+/// An update rule applied to one parameter: `(name, values, gradient)`.
+pub(crate) type ParamUpdate<'a> = dyn FnMut(&str, &mut [f32], &[f32]) + 'a;
+
 /// Calls `f(name, parameter values, gradient)` for each parameter with a gradient.
-pub(crate) fn for_each_param(
-    model: &mut dyn Module,
-    grads: &Gradients,
-    f: &mut dyn FnMut(&str, &mut [f32], &[f32]),
-) {
+pub(crate) fn for_each_param(model: &mut dyn Module, grads: &Gradients, f: &mut ParamUpdate) {
     model.visit_state("", &mut |name, tensor: &mut Tensor, kind| {
         if kind != StateKind::Parameter {
             return;

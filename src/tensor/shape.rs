@@ -24,10 +24,10 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
-    for i in 0..rank {
+    for (i, size) in out.iter_mut().enumerate() {
         let da = dim_from_end(a, rank - 1 - i);
         let db = dim_from_end(b, rank - 1 - i);
-        out[i] = match (da, db) {
+        *size = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
             (x, 1) => x,

@@ -21,6 +21,7 @@ impl TensorId {
     }
 }
 
+// ANCHOR: tensor
 /// An n-dimensional array in row-major order with an optional autodiff history.
 ///
 /// Images are NCHW (batch, channel, height, width), convolution weights OIHW.
@@ -33,6 +34,7 @@ pub struct Tensor<E: Element = f32> {
     /// How this tensor was computed; `None` for constants and in no-grad mode.
     pub(crate) node: Option<Arc<Node<E>>>,
 }
+// ANCHOR_END: tensor
 
 impl<E: Element> Clone for Tensor<E> {
     fn clone(&self) -> Self {

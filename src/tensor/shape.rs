@@ -62,6 +62,7 @@ pub fn broadcast_strides(shape: &[usize], target: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+// ANCHOR: odometer
 /// Visits every index of `shape` in row-major order and calls `f` with the
 /// matching offsets into two strided operands. No allocation per element:
 /// the multi-index is advanced like an odometer.
@@ -94,6 +95,7 @@ pub fn for_each_offset2(
         }
     }
 }
+// ANCHOR_END: odometer
 
 /// Normalises a possibly negative axis (`-1` is the last) for a tensor of `rank`.
 ///

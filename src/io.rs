@@ -1,0 +1,99 @@
+//! Errors for input from outside, and atomic writes of results.
+//!
+//! Every file cnnlab writes (PNG figures, checkpoints, metrics) is written to
+//! a temporary file beside the target and renamed into place, so a crash or
+//! Ctrl-C never leaves a half-written file behind: readers see the old file
+//! or the new one.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// An error caused by something outside the program: a file, an argument, an image.
+/// The message always says which file or argument, and what was wrong.
+#[derive(Debug)]
+pub struct Error {
+    /// The file concerned, if any.
+    pub path: Option<PathBuf>,
+    /// What was wrong, in words.
+    pub message: String,
+}
+
+impl Error {
+    /// An error about `path`.
+    pub fn file(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error {
+            path: Some(path.as_ref().to_path_buf()),
+            message: message.into(),
+        }
+    }
+
+    /// An error not tied to a file (e.g. a command-line argument).
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error {
+            path: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{}: {}", p.display(), self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result with cnnlab's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+// ANCHOR: write_atomic
+/// Writes a file atomically: `write` fills a temporary file next to `path`,
+/// which is synced and then renamed over `path`. On any error the temporary
+/// file is removed and `path` is untouched.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::file(dir, format!("cannot create folder: {e}")))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::file(path, "not a file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut file)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::file(path, format!("cannot write: {e}"))
+    })
+}
+// ANCHOR_END: write_atomic
+
+/// Saves an RGB image as PNG, atomically.
+pub fn save_png(path: &Path, image: &image::RgbImage) -> Result<()> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| Error::file(path, format!("cannot encode PNG: {e}")))?;
+    write_atomic(path, |w| w.write_all(&bytes))
+}

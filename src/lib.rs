@@ -15,8 +15,11 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod bench;
+pub mod data;
 pub mod gradcheck;
 pub mod io;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;

@@ -44,6 +44,20 @@ pub trait Module: Send + Sync {
     /// y = f(x). In training mode this may update buffers (BatchNorm).
     fn forward(&mut self, x: &Tensor) -> Tensor;
 
+    /// Runs the forward pass and shows `inspect(name, output)` this module's
+    /// output — and, for containers, every sub-module's output under its
+    /// hierarchical name (`"7"`, `"layer3.2"`). How Grad-CAM finds a layer.
+    fn forward_inspect(
+        &mut self,
+        x: &Tensor,
+        name: &str,
+        inspect: &mut dyn FnMut(&str, &Tensor),
+    ) -> Tensor {
+        let y = self.forward(x);
+        inspect(name, &y);
+        y
+    }
+
     /// Calls `f(name, tensor, kind)` for every state tensor, names prefixed
     /// with `prefix` (e.g. `"features.3."`). Layers without state keep the default.
     fn visit_state(&mut self, _prefix: &str, _f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {}
@@ -59,6 +73,15 @@ pub trait Module: Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 // ANCHOR_END: module
+
+/// Joins a parent's name and a child's name with a dot (`"" + "3"` is `"3"`).
+pub fn child_name(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
 
 /// Every state tensor of a module with its full name and kind (cheap clones).
 pub fn state_tensors(module: &mut dyn Module) -> Vec<(String, Tensor, StateKind)> {

@@ -1,14 +1,17 @@
 //! A chain of modules, named `0`, `1`, … as in PyTorch's `nn.Sequential`.
 
-use super::{Module, StateKind};
+use super::{child_name, Module, StateKind};
 use crate::Tensor;
 use std::any::Any;
 
-/// Layers applied in order. Layer i's state is named `"{i}.{name}"`.
+/// Layers applied in order. Layer i is named `"{i}"` unless given a name
+/// (PyTorch's `nn.Sequential(OrderedDict(...))`); its state is `"{name}.{tensor}"`.
 #[derive(Default)]
 pub struct Sequential {
     /// The layers, in order.
     pub layers: Vec<Box<dyn Module>>,
+    /// Their names.
+    pub names: Vec<String>,
 }
 
 impl Sequential {
@@ -18,9 +21,21 @@ impl Sequential {
     }
 
     /// Appends a layer (builder style).
-    pub fn push(mut self, layer: impl Module + 'static) -> Self {
+    pub fn push(self, layer: impl Module + 'static) -> Self {
+        let name = self.layers.len().to_string();
+        self.push_named(&name, layer)
+    }
+
+    /// Appends a layer under a given name (builder style).
+    pub fn push_named(mut self, name: &str, layer: impl Module + 'static) -> Self {
         self.layers.push(Box::new(layer));
+        self.names.push(name.to_string());
         self
+    }
+
+    /// The index of the layer called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
     }
 
     /// Number of layers.
@@ -62,9 +77,25 @@ impl Module for Sequential {
         self.forward_with(x, &mut |_, _| {})
     }
 
+    fn forward_inspect(
+        &mut self,
+        x: &Tensor,
+        name: &str,
+        inspect: &mut dyn FnMut(&str, &Tensor),
+    ) -> Tensor {
+        let mut h = x.clone();
+        for (layer, child) in self.layers.iter_mut().zip(&self.names) {
+            h = layer.forward_inspect(&h, &child_name(name, child), inspect);
+        }
+        if !name.is_empty() {
+            inspect(name, &h);
+        }
+        h
+    }
+
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.visit_state(&format!("{prefix}{i}."), f);
+        for (layer, name) in self.layers.iter_mut().zip(&self.names) {
+            layer.visit_state(&format!("{prefix}{name}."), f);
         }
     }
 

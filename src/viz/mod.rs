@@ -50,3 +50,14 @@ pub fn labelled_row(images: &[(&RgbImage, &str)], gap: u32) -> RgbImage {
     }
     canvas.image
 }
+
+/// Draws the outline of `bbox` (in image pixels, multiplied by `scale`) onto `image`.
+pub fn draw_box(image: &mut RgbImage, bbox: &crate::data::BBox, scale: f32, color: Rgb<u8>) {
+    let mut canvas = Canvas {
+        image: std::mem::take(image),
+    };
+    let (x0, y0) = ((bbox.x0 * scale) as i32, (bbox.y0 * scale) as i32);
+    let (x1, y1) = ((bbox.x1 * scale) as i32 - 1, (bbox.y1 * scale) as i32 - 1);
+    canvas.rect(x0, y0, x1 - x0, y1 - y0, 1, color);
+    *image = canvas.image;
+}

@@ -1,0 +1,199 @@
+//! Datasets: the built-in synthetic `shapes`, CIFAR-10 in its official binary format, and image folders.
+
+pub mod archive;
+pub mod augment;
+pub mod cifar;
+pub mod folder;
+pub mod preprocess;
+pub mod shapes;
+
+use crate::io::{Error, Result};
+use std::path::Path;
+
+/// An axis-aligned box in pixels: columns `x0..x1`, rows `y0..y1` (end exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BBox {
+    /// Left column.
+    pub x0: f32,
+    /// Top row.
+    pub y0: f32,
+    /// One past the right column.
+    pub x1: f32,
+    /// One past the bottom row.
+    pub y1: f32,
+}
+
+impl BBox {
+    /// Area in pixels.
+    pub fn area(&self) -> f32 {
+        (self.x1 - self.x0).max(0.0) * (self.y1 - self.y0).max(0.0)
+    }
+
+    /// Intersection over union with another box (0 when both are empty).
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let inter = BBox {
+            x0: self.x0.max(other.x0),
+            y0: self.y0.max(other.y0),
+            x1: self.x1.min(other.x1),
+            y1: self.y1.min(other.y1),
+        };
+        let union = self.area() + other.area() - inter.area();
+        if union > 0.0 {
+            inter.area() / union
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Labelled images held as bytes (N × C × H × W, channel planes R, G, B).
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    /// Class names, index = label.
+    pub classes: Vec<String>,
+    /// (C, H, W) of every image.
+    pub shape: [usize; 3],
+    /// Pixel bytes, image after image, each CHW.
+    pub images: Vec<u8>,
+    /// One label per image.
+    pub labels: Vec<usize>,
+    /// Ground-truth box per image (synthetic data only; empty otherwise).
+    pub boxes: Vec<BBox>,
+    /// Ground-truth keypoints per image, (x, y) in pixels (synthetic data only).
+    pub keypoints: Vec<Vec<[f32; 2]>>,
+}
+
+impl Dataset {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Bytes per image (C·H·W).
+    pub fn image_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The bytes of image `i`, CHW.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.images[i * n..(i + 1) * n]
+    }
+
+    /// The first `n` images (all when `n` is larger).
+    pub fn truncated(mut self, n: usize) -> Self {
+        let n = n.min(self.len());
+        self.images.truncate(n * self.image_len());
+        self.labels.truncate(n);
+        self.boxes.truncate(n);
+        self.keypoints.truncate(n);
+        self
+    }
+
+    /// Number of images of each class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        self.labels.iter().for_each(|&l| counts[l] += 1);
+        counts
+    }
+}
+
+/// A training split and a test split with the same classes and image shape.
+#[derive(Clone, Debug)]
+pub struct Splits {
+    /// Where the data came from, for messages and checkpoints (`shapes`, a path…).
+    pub source: String,
+    /// Training images.
+    pub train: Dataset,
+    /// Test images.
+    pub test: Dataset,
+}
+
+/// Which data to load, as given on the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSpec {
+    /// The built-in synthetic shapes (10 classes).
+    Shapes,
+    /// The two-class variant of `shapes`, for ROC analysis.
+    ShapesBinary,
+    /// CIFAR-10 from the default cache or `../shared` locations.
+    Cifar10,
+    /// A folder or archive: official CIFAR binaries, or an image-folder tree.
+    Path(std::path::PathBuf),
+}
+
+impl std::str::FromStr for DataSpec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "shapes" => DataSpec::Shapes,
+            "shapes-binary" => DataSpec::ShapesBinary,
+            "cifar10" => DataSpec::Cifar10,
+            "" => {
+                return Err(Error::msg(
+                    "--data: empty; use shapes, shapes-binary, cifar10 or a path",
+                ))
+            }
+            path => DataSpec::Path(path.into()),
+        })
+    }
+}
+
+impl std::fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSpec::Shapes => f.write_str("shapes"),
+            DataSpec::ShapesBinary => f.write_str("shapes-binary"),
+            DataSpec::Cifar10 => f.write_str("cifar10"),
+            DataSpec::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Sizes of the built-in datasets.
+pub const SHAPES_TRAIN: usize = 20_000;
+/// Test images of the built-in datasets.
+pub const SHAPES_TEST: usize = 2_000;
+
+/// Loads both splits. `seed` decides the synthetic images.
+///
+/// # Errors
+/// When files are missing or malformed; the error names the file.
+pub fn load(spec: &DataSpec, seed: u64) -> Result<Splits> {
+    match spec {
+        DataSpec::Shapes | DataSpec::ShapesBinary => {
+            let binary = *spec == DataSpec::ShapesBinary;
+            let cfg = shapes::ShapesConfig {
+                binary,
+                ..shapes::ShapesConfig::default()
+            };
+            Ok(Splits {
+                source: spec.to_string(),
+                train: shapes::generate(&cfg, SHAPES_TRAIN, seed),
+                test: shapes::generate(&cfg, SHAPES_TEST, seed ^ 0x5eed_7e57),
+            })
+        }
+        DataSpec::Cifar10 => {
+            let path = cifar::find_local().ok_or_else(|| Error::msg(cifar::NOT_FOUND_HELP))?;
+            load_path(&path)
+        }
+        DataSpec::Path(path) => load_path(path),
+    }
+}
+
+/// Loads a folder or archive, recognising the official CIFAR-10 binaries or an image-folder tree.
+pub fn load_path(path: &Path) -> Result<Splits> {
+    if !path.exists() {
+        return Err(Error::file(path, "no such file or folder"));
+    }
+    if cifar::looks_like_binary(path)? {
+        cifar::load_binary(path)
+    } else {
+        folder::load(path)
+    }
+}

@@ -14,9 +14,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod autograd;
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
+pub mod eval;
 pub mod gradcheck;
 pub mod io;
 pub mod models;
@@ -24,6 +27,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod tensor;
+pub mod train;
 pub mod viz;
 
 pub use autograd::{enable_grad, is_grad_enabled, no_grad, Gradients};

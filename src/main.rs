@@ -3,8 +3,12 @@
 mod cli;
 
 fn main() {
-    if let Err(e) = cli::run() {
-        eprintln!("error: {e}");
-        std::process::exit(2);
+    cnnlab::alloc::tune_allocator();
+    match cli::run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
     }
 }

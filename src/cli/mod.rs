@@ -1,23 +1,109 @@
 //! Command-line parsing and the subcommands.
 
-use clap::{Parser, Subcommand};
+mod commands;
+
+use clap::{Args, Parser, Subcommand};
+use cnnlab::data::preprocess::Normalization;
 use cnnlab::io::Result;
 use cnnlab::models::Arch;
+use std::path::PathBuf;
 
-/// Train, evaluate, explain and benchmark small CNNs, from scratch.
+/// Train, evaluate and benchmark small CNNs, from scratch.
 #[derive(Parser)]
-#[command(name = "cnnlab", version, about)]
+#[command(name = "cnnlab", version, about, allow_negative_numbers = true)]
 struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options of `cnnlab train`.
+#[derive(Args, Clone)]
+pub struct TrainArgs {
+    /// shapes, shapes-binary, cifar10, or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz).
+    #[arg(long, default_value = "shapes")]
+    pub data: String,
+    /// smallcnn, smallcnn-gmp, resnet20 or vgg-fc.
+    #[arg(long, default_value = "smallcnn", value_parser = parse::<Arch>)]
+    pub model: Arch,
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Images per step (at least 2).
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    /// sgd (momentum 0.9, Nesterov), adam or adamw.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: String,
+    /// Weight decay.
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    /// constant, step, cosine, warmup-cosine or onecycle.
+    #[arg(long, default_value = "onecycle")]
+    pub schedule: String,
+    /// Label smoothing for the cross-entropy.
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// mean-image, channel-mean or channel-mean-std.
+    #[arg(long, default_value = "channel-mean-std", value_parser = parse::<Normalization>)]
+    pub normalization: Normalization,
+    /// Random crop after zero-padding by this many pixels (4 is the CIFAR standard).
+    #[arg(long, default_value_t = 0)]
+    pub crop_padding: usize,
+    /// Random horizontal flips.
+    #[arg(long)]
+    pub flip: bool,
+    /// Random translation by up to this many pixels (border repeated).
+    #[arg(long, default_value_t = 0)]
+    pub translate: usize,
+    /// Seed for weights, order, augmentation and synthetic data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Training images held out for validation (0: validate on the test split; default a tenth, at most 5000).
+    #[arg(long)]
+    pub val: Option<usize>,
+    /// Run folder for checkpoints, metrics and curves.
+    #[arg(long, default_value = "runs/train")]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Train a model; the run folder receives checkpoints, metrics.jsonl and curves.png.
+    Train(TrainArgs),
+    /// Evaluate a run's best checkpoint on a test split: accuracy, confusion matrix, ROC for two classes.
+    Eval {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// Evaluate on other data than the run was trained on (same classes and image size).
+        #[arg(long)]
+        data: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The main job on a fresh machine: train smallcnn on shapes and evaluate it.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "runs/demo")]
+        out: PathBuf,
+    },
     /// Throughput of training and inference on random CIFAR-sized batches.
     Bench {
         /// Architecture.
-        #[arg(long, default_value = "smallcnn", value_parser = parse_arch)]
+        #[arg(long, default_value = "smallcnn", value_parser = parse::<Arch>)]
         model: Arch,
         /// Images per batch.
         #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
@@ -25,44 +111,38 @@ enum Command {
         /// Timed steps.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
         steps: u64,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
 }
 
-fn parse_arch(s: &str) -> std::result::Result<Arch, String> {
+/// Parses a value with its `FromStr`, keeping cnnlab's error message.
+fn parse<T: std::str::FromStr<Err = cnnlab::io::Error>>(s: &str) -> std::result::Result<T, String> {
     s.parse().map_err(|e: cnnlab::io::Error| e.message)
 }
 
-/// Parses the command line and runs the subcommand.
-pub fn run() -> Result<()> {
-    match Cli::parse().command {
+/// Parses the command line and runs the subcommand; returns the process exit code.
+pub fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return Err(cnnlab::io::Error::msg("--threads: must be at least 1"));
+    }
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+    match cli.command {
+        Command::Train(args) => commands::train(args),
+        Command::Eval { run, data, json } => commands::eval(&run, data.as_deref(), json),
+        Command::Demo { out } => commands::demo(&out),
         Command::Bench {
             model,
             batch,
             steps,
-            threads,
             json,
-        } => {
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let r = cnnlab::bench::run(model, batch as usize, steps as usize, 2, threads);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&r).expect("plain numbers serialise")
-                );
-            } else {
-                println!(
-                    "{} batch {} threads {}: train {:.1} images/s, inference {:.1} images/s, peak RSS {:.0} MiB",
-                    r.model, r.batch, r.threads, r.train_images_per_sec, r.infer_images_per_sec, r.peak_rss_mb
-                );
-            }
-        }
+        } => commands::bench(model, batch as usize, steps as usize, threads, json),
     }
-    Ok(())
 }

@@ -162,6 +162,9 @@ impl Shape {
 }
 // ANCHOR_END: shape
 
+/// One generated image: CHW bytes, label, box, keypoints.
+type Rendered = (Vec<u8>, usize, BBox, Vec<[f32; 2]>);
+
 /// Generates `count` images with labels, boxes and keypoints.
 pub fn generate(cfg: &ShapesConfig, count: usize, seed: u64) -> Dataset {
     let classes: Vec<&'static str> = if cfg.binary {
@@ -170,7 +173,7 @@ pub fn generate(cfg: &ShapesConfig, count: usize, seed: u64) -> Dataset {
         CLASSES.to_vec()
     };
     let shapes: Vec<Shape> = classes.iter().map(|&c| Shape::new(c)).collect();
-    let rendered: Vec<(Vec<u8>, usize, BBox, Vec<[f32; 2]>)> = (0..count)
+    let rendered: Vec<Rendered> = (0..count)
         .into_par_iter()
         .with_min_len(64)
         .map(|i| {

@@ -95,4 +95,35 @@ impl Optimizer for Adam {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    fn state(&self) -> Vec<(String, Vec<f32>)> {
+        let moments = self.moments.iter();
+        moments
+            .flat_map(|(k, (m, v, t))| {
+                [
+                    (format!("m/{k}"), m.clone()),
+                    (format!("v/{k}"), v.clone()),
+                    (format!("t/{k}"), vec![*t as f32]),
+                ]
+            })
+            .collect()
+    }
+
+    fn set_state(&mut self, state: Vec<(String, Vec<f32>)>) {
+        for (key, values) in state {
+            let Some((part, name)) = key.split_once('/') else {
+                continue;
+            };
+            let entry = self
+                .moments
+                .entry(name.to_string())
+                .or_insert_with(|| (vec![], vec![], 0));
+            match part {
+                "m" => entry.0 = values,
+                "v" => entry.1 = values,
+                "t" => entry.2 = values.first().copied().unwrap_or(0.0) as u64,
+                _ => {}
+            }
+        }
+    }
 }

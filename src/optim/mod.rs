@@ -24,6 +24,11 @@ pub trait Optimizer {
     fn lr(&self) -> f64;
     /// Sets the learning rate (schedules call this every step).
     fn set_lr(&mut self, lr: f64);
+    /// The per-parameter state (momentum buffers, moments) as named vectors,
+    /// for saving a run so that `--resume` continues exactly.
+    fn state(&self) -> Vec<(String, Vec<f32>)>;
+    /// Restores what [`Optimizer::state`] returned.
+    fn set_state(&mut self, state: Vec<(String, Vec<f32>)>);
 }
 
 /// An update rule applied to one parameter: `(name, values, gradient)`.

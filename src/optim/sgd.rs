@@ -89,4 +89,19 @@ impl Optimizer for Sgd {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    fn state(&self) -> Vec<(String, Vec<f32>)> {
+        self.velocity
+            .iter()
+            .map(|(k, v)| (format!("velocity/{k}"), v.clone()))
+            .collect()
+    }
+
+    fn set_state(&mut self, state: Vec<(String, Vec<f32>)>) {
+        for (key, values) in state {
+            if let Some(name) = key.strip_prefix("velocity/") {
+                self.velocity.insert(name.to_string(), values);
+            }
+        }
+    }
 }

@@ -175,6 +175,7 @@ impl LinePlot {
             );
         }
         c.rect(left, top, pw, ph, 1, black);
+        let mut all_pixels = Vec::new();
         for (series, color) in self.series.iter().zip(PALETTE.iter().cycle()) {
             let visible = series.points.iter().filter(|(x, y)| {
                 x.is_finite() && y.is_finite() && (!ax.log || *x > 0.0) && (!ay.log || *y > 0.0)
@@ -184,16 +185,22 @@ impl LinePlot {
                 c.line(pair[0], pair[1], 2, *color);
             }
             if let [only] = pixels[..] {
-                c.fill_rect(only.0 - 2, only.1 - 2, 5, 5, *color);
+                c.fill_rect(only.0 - 3, only.1 - 3, 7, 7, *color);
             }
+            all_pixels.push(pixels);
         }
-        self.draw_labels(&mut c, (left, top, pw, ph));
+        self.draw_labels(&mut c, (left, top, pw, ph), &all_pixels);
         c.image
     }
     // ANCHOR_END: render
 
     /// Title, axis labels and the legend.
-    fn draw_labels(&self, c: &mut Canvas, (left, top, pw, ph): (i32, i32, i32, i32)) {
+    fn draw_labels(
+        &self,
+        c: &mut Canvas,
+        (left, top, pw, ph): (i32, i32, i32, i32),
+        pixels: &[Vec<(i32, i32)>],
+    ) {
         let black = Rgb([0, 0, 0]);
         let scale = if Canvas::text_width(&self.title, 2) <= pw {
             2
@@ -215,29 +222,51 @@ impl LinePlot {
             black,
         );
         c.text(4, top - 14, &self.y_label, 1, black);
-        let legend_w = self
-            .series
-            .iter()
-            .map(|s| Canvas::text_width(&s.label, 1))
-            .max()
-            .unwrap_or(0)
-            + 28;
-        let (lx, mut ly) = (left + pw - legend_w - 6, top + 8);
-        if self.series.len() > 1 {
-            c.fill_rect(
-                lx - 4,
-                ly - 4,
-                legend_w + 4,
-                14 * self.series.len() as i32 + 6,
-                Rgb([255, 255, 255]),
-            );
+        if self.series.len() < 2 {
+            return;
         }
-        for (series, color) in self.series.iter().zip(PALETTE.iter().cycle()) {
-            if self.series.len() > 1 {
-                c.line((lx, ly + 4), (lx + 18, ly + 4), 2, *color);
-                c.text(lx + 24, ly, &series.label, 1, black);
-                ly += 14;
-            }
+        let (w, h) = (
+            self.series
+                .iter()
+                .map(|s| Canvas::text_width(&s.label, 1))
+                .max()
+                .unwrap_or(0)
+                + 32,
+            14 * self.series.len() as i32 + 6,
+        );
+        // the corner whose box covers the fewest points of the curves
+        let corners = [
+            (left + pw - w - 4, top + 4),
+            (left + pw - w - 4, top + ph - h - 4),
+            (left + 4, top + 4),
+            (left + 4, top + ph - h - 4),
+        ];
+        let covered = |&(x, y): &(i32, i32)| {
+            pixels
+                .iter()
+                .flat_map(|s| s.windows(2))
+                .filter(|seg| {
+                    (0..=8).any(|k| {
+                        let (px, py) = (
+                            seg[0].0 + (seg[1].0 - seg[0].0) * k / 8,
+                            seg[0].1 + (seg[1].1 - seg[0].1) * k / 8,
+                        );
+                        px >= x && px <= x + w && py >= y && py <= y + h
+                    })
+                })
+                .count()
+        };
+        let (lx, ly) = corners
+            .iter()
+            .copied()
+            .min_by_key(covered)
+            .unwrap_or(corners[0]);
+        c.fill_rect(lx, ly, w, h, Rgb([255, 255, 255]));
+        c.rect(lx, ly, w, h, 1, Rgb([200, 200, 200]));
+        for (k, (series, color)) in self.series.iter().zip(PALETTE.iter().cycle()).enumerate() {
+            let y = ly + 6 + 14 * k as i32;
+            c.line((lx + 4, y + 4), (lx + 22, y + 4), 2, *color);
+            c.text(lx + 28, y, &series.label, 1, black);
         }
     }
 }

@@ -1,0 +1,207 @@
+//! What each subcommand does.
+
+use super::TrainArgs;
+use cnnlab::data::augment::Augment;
+use cnnlab::data::preprocess::Normalization;
+use cnnlab::eval::{evaluate, predict, roc_image, Evaluation};
+use cnnlab::io::{save_png, write_atomic, Error, Result};
+use cnnlab::models::Arch;
+use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by Ctrl-C; a second Ctrl-C exits at once.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nCtrl-C: saving a checkpoint after this step (press again to quit at once)");
+    });
+}
+
+fn config_from(args: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        data: args.data.clone(),
+        model: args.model.name().into(),
+        epochs: args.epochs,
+        batch: args.batch,
+        lr: args.lr,
+        optimizer: args.optimizer.clone(),
+        weight_decay: args.weight_decay,
+        schedule: args.schedule.clone(),
+        label_smoothing: args.label_smoothing,
+        normalization: args.normalization,
+        augment: Augment {
+            crop_padding: args.crop_padding,
+            flip: args.flip,
+            translate: args.translate,
+        },
+        seed: args.seed,
+        limit: args.limit,
+        val: args.val,
+    }
+}
+
+/// `cnnlab train`.
+pub fn train(args: TrainArgs) -> Result<i32> {
+    let run = RunDir::new(&args.out);
+    let cfg = if args.resume {
+        let mut saved = run.config()?;
+        saved.epochs = saved.epochs.max(args.epochs); // resuming may extend a run
+        saved
+    } else {
+        config_from(&args)
+    };
+    install_ctrlc();
+    match train::train(&cfg, &run, args.resume, &STOP)? {
+        Outcome::Finished => {
+            println!("done: {}", run.path.display());
+            Ok(0)
+        }
+        Outcome::Interrupted(epoch) => {
+            println!(
+                "interrupted in epoch {}: saved {}; continue with --resume --out {}",
+                epoch + 1,
+                run.path.join("last.safetensors").display(),
+                run.path.display()
+            );
+            Ok(130)
+        }
+    }
+}
+
+/// Evaluates a run on its test split (or `data`), writes pictures and eval.json, returns the evaluation.
+pub fn evaluate_run(run_path: &Path, data: Option<&str>) -> Result<Evaluation> {
+    let run = RunDir::new(run_path);
+    let cfg = run.config()?;
+    let (mut model, meta) = train::load_run_model(&run)?;
+    let spec = data.unwrap_or(&cfg.data).parse()?;
+    let test = cnnlab::data::load(&spec, cfg.seed)?.test;
+    if test.shape != meta.input || test.classes.len() != meta.classes.len() {
+        return Err(Error::msg(format!(
+            "--data: {} has {} classes of {:?} images, but the model was trained on {} classes of {:?}",
+            spec,
+            test.classes.len(),
+            test.shape,
+            meta.classes.len(),
+            meta.input
+        )));
+    }
+    let probs = predict(&mut model, &test, &meta.preprocessing, 256);
+    let evaluation = evaluate(&probs, &test.labels, &meta.classes);
+    save_png(
+        &run.path.join("confusion.png"),
+        &evaluation.confusion_image(),
+    )?;
+    if let Some(roc) = &evaluation.roc {
+        save_png(&run.path.join("roc.png"), &roc_image(roc))?;
+    }
+    let json = serde_json::to_string_pretty(&evaluation).expect("plain data serialises");
+    write_atomic(&run.path.join("eval.json"), |w| {
+        w.write_all(json.as_bytes())
+    })?;
+    Ok(evaluation)
+}
+
+/// Prints an evaluation as text.
+fn print_evaluation(e: &Evaluation) {
+    println!(
+        "accuracy {:.2}%  (mean cross-entropy {:.4})",
+        100.0 * e.accuracy,
+        e.loss
+    );
+    for (name, acc) in e.classes.iter().zip(&e.per_class_accuracy) {
+        println!("  {name:>12}: {:6.2}%", 100.0 * acc);
+    }
+    println!("{}", e.confusion_text());
+    if let Some(roc) = &e.roc {
+        println!(
+            "ROC: AUC {:.4}; Γ = {:.4} (closest to (0,1)): FPR {:.4}, TPR {:.4}",
+            roc.auc, roc.gamma, roc.fpr_at_gamma, roc.tpr_at_gamma
+        );
+    }
+}
+
+/// `cnnlab eval`.
+pub fn eval(run: &Path, data: Option<&str>, json: bool) -> Result<i32> {
+    let e = evaluate_run(run, data)?;
+    if json {
+        let mut v = serde_json::to_value(&e).expect("plain data serialises");
+        if let Some(roc) = v.get_mut("roc").and_then(|r| r.as_object_mut()) {
+            roc.remove("points"); // keep the one-line object short; eval.json has them
+        }
+        println!("{v}");
+    } else {
+        print_evaluation(&e);
+        println!(
+            "wrote {} and eval.json",
+            run.join("confusion.png").display()
+        );
+    }
+    Ok(0)
+}
+
+/// The demo's training settings: smallcnn on shapes, sized to finish in under 3 minutes on 2 cores.
+pub fn demo_config() -> TrainConfig {
+    TrainConfig {
+        data: "shapes".into(),
+        model: Arch::SmallCnn.name().into(),
+        epochs: 4,
+        batch: 64,
+        lr: 0.1,
+        optimizer: "sgd".into(),
+        weight_decay: 5e-4,
+        schedule: "onecycle".into(),
+        label_smoothing: 0.0,
+        normalization: Normalization::ChannelMeanStd,
+        augment: Augment::none(),
+        seed: 0,
+        limit: Some(8000),
+        val: Some(1000),
+    }
+}
+
+/// `cnnlab demo`.
+pub fn demo(out: &Path) -> Result<i32> {
+    let started = std::time::Instant::now();
+    let run = RunDir::new(out);
+    if out.join("config.json").exists() {
+        return Err(Error::file(
+            out,
+            "already holds a run; remove it or pass another --out",
+        ));
+    }
+    install_ctrlc();
+    if let Outcome::Interrupted(_) = train::train(&demo_config(), &run, false, &STOP)? {
+        return Ok(130);
+    }
+    let e = evaluate_run(out, None)?;
+    print_evaluation(&e);
+    println!(
+        "demo finished in {:.0} s: test accuracy {:.2}%; see {} (curves.png, confusion.png, metrics.jsonl, best.safetensors)",
+        started.elapsed().as_secs_f64(),
+        100.0 * e.accuracy,
+        out.display()
+    );
+    Ok(0)
+}
+
+/// `cnnlab bench`.
+pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool) -> Result<i32> {
+    let r = cnnlab::bench::run(model, batch, steps, 2, threads);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&r).expect("plain numbers serialise")
+        );
+    } else {
+        println!(
+            "{} batch {} threads {}: train {:.1} images/s, inference {:.1} images/s, peak RSS {:.0} MiB",
+            r.model, r.batch, r.threads, r.train_images_per_sec, r.infer_images_per_sec, r.peak_rss_mb
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,122 @@
+//! Everything that defines a training run, saved as `config.json` in the run folder.
+
+use crate::data::augment::Augment;
+use crate::data::preprocess::Normalization;
+use crate::io::{Error, Result};
+use crate::models::Arch;
+use crate::optim::{Adam, LrSchedule, Optimizer, Sgd};
+
+/// A training run's settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// `shapes`, `shapes-binary`, `cifar10` or a path.
+    pub data: String,
+    /// Architecture name (`smallcnn`, `resnet20`, …).
+    pub model: String,
+    /// Passes over the training images.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// `sgd` (momentum 0.9, Nesterov), `adam` or `adamw`.
+    pub optimizer: String,
+    /// Weight decay (L2 for sgd/adam, decoupled for adamw).
+    pub weight_decay: f64,
+    /// `constant`, `step`, `cosine`, `warmup-cosine` or `onecycle`.
+    pub schedule: String,
+    /// Label smoothing ε for the cross-entropy.
+    pub label_smoothing: f64,
+    /// Input normalisation.
+    pub normalization: Normalization,
+    /// Training-time augmentation.
+    pub augment: Augment,
+    /// Seed for weights, data order, augmentation and synthetic data.
+    pub seed: u64,
+    /// Train on the first N training images only.
+    pub limit: Option<usize>,
+    /// Training images held out for validation (taken from the end of the
+    /// training split); 0 validates on the test split instead; `None`: a tenth
+    /// of the training split, at most 5000.
+    pub val: Option<usize>,
+}
+
+impl TrainConfig {
+    /// Checks every value, naming the offending option.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |opt: &str, why: String| Err(Error::msg(format!("--{opt}: {why}")));
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1".into());
+        }
+        if self.batch < 2 {
+            return bad(
+                "batch",
+                format!(
+                    "{} is too small: BatchNorm needs at least 2 images per batch",
+                    self.batch
+                ),
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", format!("{} must be a positive number", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(
+                "weight-decay",
+                format!("{} must be zero or positive", self.weight_decay),
+            );
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(
+                "label-smoothing",
+                format!("{} must be in [0, 1)", self.label_smoothing),
+            );
+        }
+        if self.limit == Some(0) {
+            return bad("limit", "must be at least 1".into());
+        }
+        self.arch()?;
+        self.schedule(1, 1)?;
+        self.optimizer()?;
+        Ok(())
+    }
+
+    /// The architecture.
+    pub fn arch(&self) -> Result<Arch> {
+        self.model.parse()
+    }
+
+    /// The learning-rate schedule for `total` steps with `per_epoch` steps per epoch.
+    pub fn schedule(&self, total: usize, per_epoch: usize) -> Result<LrSchedule> {
+        Ok(match self.schedule.as_str() {
+            "constant" => LrSchedule::Constant,
+            "step" => LrSchedule::Step { every: (total / 3).max(1), gamma: 0.1 },
+            "cosine" => LrSchedule::Cosine { min_factor: 0.0 },
+            "warmup-cosine" => LrSchedule::WarmupCosine { warmup: per_epoch.min(total / 10).max(1), min_factor: 0.0 },
+            "onecycle" => LrSchedule::OneCycle { pct_start: 0.25 },
+            other => {
+                return Err(Error::msg(format!(
+                    "--schedule: unknown schedule '{other}'; choose constant, step, cosine, warmup-cosine or onecycle"
+                )))
+            }
+        })
+    }
+
+    /// A fresh optimiser.
+    pub fn optimizer(&self) -> Result<Box<dyn Optimizer>> {
+        Ok(match self.optimizer.as_str() {
+            "sgd" => Box::new(
+                Sgd::new(self.lr)
+                    .momentum(0.9, true)
+                    .weight_decay(self.weight_decay),
+            ),
+            "adam" => Box::new(Adam::new(self.lr).weight_decay(self.weight_decay)),
+            "adamw" => Box::new(Adam::adamw(self.lr, self.weight_decay)),
+            other => {
+                return Err(Error::msg(format!(
+                    "--optimizer: unknown optimizer '{other}'; choose sgd, adam or adamw"
+                )))
+            }
+        })
+    }
+}

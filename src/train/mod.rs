@@ -1,0 +1,226 @@
+//! Training a classifier: the loop, validation, checkpoints, metrics, curves, Ctrl-C and resume.
+
+pub mod batches;
+mod config;
+mod run_dir;
+
+pub use config::TrainConfig;
+pub use run_dir::{EpochMetrics, RunDir};
+
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::data::preprocess::Preprocessing;
+use crate::data::{self, DataSpec, Dataset};
+use crate::eval::{evaluate, predict};
+use crate::io::{Error, Result};
+use crate::models::Model;
+use crate::nn::Module;
+use batches::{epoch_order, make_batch};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// All epochs done.
+    Finished,
+    /// Stopped by Ctrl-C; `last.safetensors` holds the state after this many epochs.
+    Interrupted(usize),
+}
+
+/// Training and validation images, split as the config says.
+pub struct Prepared {
+    /// Images trained on.
+    pub train: Dataset,
+    /// Images validated on each epoch (held-out training images, or the test split).
+    pub val: Dataset,
+    /// Test images.
+    pub test: Dataset,
+    /// Normalisation fitted on `train`.
+    pub preprocessing: Preprocessing,
+}
+
+/// Loads the data and splits off the validation images.
+pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
+    let spec: DataSpec = cfg.data.parse()?;
+    let splits = data::load(&spec, cfg.seed)?;
+    let n = splits.train.len();
+    let val_count = cfg.val.unwrap_or((n / 10).min(5000));
+    if val_count >= n {
+        return Err(Error::msg(format!(
+            "--val: {val_count} validation images leave none of the {n} training images"
+        )));
+    }
+    let val = if val_count > 0 {
+        tail(&splits.train, val_count)
+    } else {
+        splits.test.clone()
+    };
+    let train_len = (n - val_count).min(cfg.limit.unwrap_or(usize::MAX));
+    let train = splits.train.truncated(train_len);
+    let preprocessing = Preprocessing::fit(cfg.normalization, &train);
+    Ok(Prepared {
+        train,
+        val,
+        test: splits.test,
+        preprocessing,
+    })
+}
+
+/// The last `count` images of a dataset.
+fn tail(data: &Dataset, count: usize) -> Dataset {
+    let start = data.len() - count;
+    let mut out = Dataset {
+        classes: data.classes.clone(),
+        shape: data.shape,
+        ..Dataset::default()
+    };
+    out.images = data.images[start * data.image_len()..].to_vec();
+    out.labels = data.labels[start..].to_vec();
+    out.boxes = data
+        .boxes
+        .get(start..)
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    out.keypoints = data
+        .keypoints
+        .get(start..)
+        .map(|k| k.to_vec())
+        .unwrap_or_default();
+    out
+}
+
+// ANCHOR: train
+/// Trains as `cfg` says, writing everything into `run`. With `resume`, continues
+/// from `run`'s last checkpoint. `stop` is polled after every step (Ctrl-C).
+pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -> Result<Outcome> {
+    cfg.validate()?;
+    let data = prepare(cfg)?;
+    let [c, h, w] = data.train.shape;
+    let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
+    let mut opt = cfg.optimizer()?;
+    let mut history = Vec::new();
+    if resume {
+        history = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
+    } else {
+        run.start(cfg)?;
+    }
+    let steps_per_epoch = data.train.len().div_ceil(cfg.batch);
+    let schedule = cfg.schedule(cfg.epochs * steps_per_epoch, steps_per_epoch)?;
+    let mut meta = CheckpointMeta {
+        arch: model.arch,
+        input: [c, h, w],
+        classes: data.train.classes.clone(),
+        preprocessing: data.preprocessing.clone(),
+        epoch: history.len(),
+    };
+    println!(
+        "{}: {} on {} ({} training, {} validation images)",
+        run.path.display(),
+        model.arch,
+        cfg.data,
+        data.train.len(),
+        data.val.len()
+    );
+    for epoch in history.len()..cfg.epochs {
+        let started = Instant::now();
+        let bar = progress_bar(steps_per_epoch, epoch, cfg.epochs);
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
+        model.set_training(true);
+        let order = epoch_order(data.train.len(), cfg.seed, epoch);
+        for (step, idx) in order.chunks(cfg.batch).enumerate() {
+            if idx.len() < 2 {
+                continue; // BatchNorm cannot normalise a batch of one
+            }
+            opt.set_lr(schedule.lr_at(
+                cfg.lr,
+                epoch * steps_per_epoch + step,
+                cfg.epochs * steps_per_epoch,
+            ));
+            let (x, labels) = make_batch(
+                &data.train,
+                idx,
+                &data.preprocessing,
+                Some((&cfg.augment, cfg.seed, epoch)),
+            );
+            let logits = model.forward(&x);
+            let loss = logits.cross_entropy(&labels, cfg.label_smoothing);
+            let grads = loss.backward();
+            (loss_sum, seen) = (
+                loss_sum + loss.item() as f64 * idx.len() as f64,
+                seen + idx.len(),
+            );
+            correct += logits
+                .argmax(1)
+                .iter()
+                .zip(&labels)
+                .filter(|(p, y)| p == y)
+                .count();
+            drop((logits, loss));
+            opt.step(&mut model, &grads);
+            bar.inc(1);
+            let rate = seen as f64 / started.elapsed().as_secs_f64();
+            bar.set_message(format!(
+                "loss {:.4}  acc {:5.1}%  {rate:.0} img/s",
+                loss_sum / seen as f64,
+                100.0 * correct as f64 / seen as f64
+            ));
+            if stop.load(Ordering::Relaxed) {
+                bar.abandon_with_message("interrupted");
+                run.save_last(&mut model, opt.as_ref(), &meta)?;
+                return Ok(Outcome::Interrupted(epoch));
+            }
+        }
+        bar.finish_and_clear();
+        let val = evaluate(
+            &predict(&mut model, &data.val, &data.preprocessing, 256),
+            &data.val.labels,
+            &data.val.classes,
+        );
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            val_loss: val.loss,
+            val_accuracy: val.accuracy,
+            lr: opt.lr(),
+            seconds: started.elapsed().as_secs_f64(),
+            images_per_sec: seen as f64 / started.elapsed().as_secs_f64(),
+        };
+        println!("{}", metrics.line(cfg.epochs));
+        meta.epoch = epoch + 1;
+        let best = history
+            .iter()
+            .all(|m: &EpochMetrics| metrics.val_accuracy > m.val_accuracy);
+        history.push(metrics);
+        run.record_epoch(&mut model, opt.as_ref(), &meta, &history, best)?;
+    }
+    Ok(Outcome::Finished)
+}
+// ANCHOR_END: train
+
+fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
+    let bar = ProgressBar::new(steps as u64);
+    let style = ProgressStyle::with_template("{prefix} [{bar:28}] {pos}/{len} {msg} (ETA {eta})")
+        .expect("valid template");
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_prefix(format!("epoch {}/{epochs}", epoch + 1));
+    bar
+}
+
+/// Loads a run's best checkpoint (or its last, if no epoch finished validation).
+pub fn load_run_model(run: &RunDir) -> Result<(Model, CheckpointMeta)> {
+    let best = run.path.join("best.safetensors");
+    let path = if best.exists() {
+        best
+    } else {
+        run.path.join("last.safetensors")
+    };
+    if !path.exists() {
+        return Err(Error::file(
+            &run.path,
+            "no checkpoint here (best.safetensors or last.safetensors); train first",
+        ));
+    }
+    checkpoint::load(&path)
+}

@@ -1,0 +1,200 @@
+//! The run folder: config, per-epoch metrics (JSON lines), best and last checkpoints, optimiser state, curves.
+
+use super::TrainConfig;
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::data::preprocess::Preprocessing;
+use crate::io::{save_png, write_atomic, Error, Result};
+use crate::models::Model;
+use crate::nn::StateKind;
+use crate::optim::Optimizer;
+use crate::viz::plot::LinePlot;
+use crate::viz::Canvas;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One line of `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// Epochs completed (1-based).
+    pub epoch: usize,
+    /// Mean training loss over the epoch (with augmentation, in training mode).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch.
+    pub train_accuracy: f64,
+    /// Validation loss after the epoch.
+    pub val_loss: f64,
+    /// Validation accuracy after the epoch.
+    pub val_accuracy: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Wall time of the epoch, validation included.
+    pub seconds: f64,
+    /// Training throughput.
+    pub images_per_sec: f64,
+}
+
+impl EpochMetrics {
+    /// A one-line summary for the terminal.
+    pub fn line(&self, epochs: usize) -> String {
+        format!(
+            "epoch {:>3}/{epochs}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}%  lr {:.2e}  {:.0}s ({:.0} img/s)",
+            self.epoch,
+            self.train_loss,
+            100.0 * self.train_accuracy,
+            self.val_loss,
+            100.0 * self.val_accuracy,
+            self.lr,
+            self.seconds,
+            self.images_per_sec
+        )
+    }
+}
+
+/// A run folder such as `runs/demo`.
+pub struct RunDir {
+    /// The folder.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// The run folder at `path` (created when training starts).
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        RunDir {
+            path: path.as_ref().to_path_buf(),
+        }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The saved configuration.
+    pub fn config(&self) -> Result<TrainConfig> {
+        let path = self.file("config.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::file(&path, format!("cannot read: {e} (is this a run folder?)")))?;
+        serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("malformed: {e}")))
+    }
+
+    /// The metrics of the finished epochs.
+    pub fn metrics(&self) -> Result<Vec<EpochMetrics>> {
+        let path = self.file("metrics.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines = text.lines().filter(|l| !l.trim().is_empty()).enumerate();
+        lines
+            .map(|(i, l)| {
+                serde_json::from_str(l)
+                    .map_err(|e| Error::file(&path, format!("line {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// Starts a fresh run: refuses to overwrite a folder that already holds one.
+    pub fn start(&self, cfg: &TrainConfig) -> Result<()> {
+        if self.file("config.json").exists() {
+            return Err(Error::file(
+                &self.path,
+                "already holds a run; use --resume to continue it, or choose another --out",
+            ));
+        }
+        let json = serde_json::to_string_pretty(cfg).expect("plain data serialises");
+        write_atomic(&self.file("config.json"), |w| w.write_all(json.as_bytes()))
+    }
+
+    /// Loads the last checkpoint and optimiser state into a freshly built model;
+    /// returns the metrics so far.
+    pub fn resume_into(
+        &self,
+        model: &mut Model,
+        opt: &mut dyn Optimizer,
+        pre: &Preprocessing,
+    ) -> Result<Vec<EpochMetrics>> {
+        let last = self.file("last.safetensors");
+        if !last.exists() {
+            return Err(Error::file(
+                &last,
+                "nothing to resume: no last checkpoint in this run folder",
+            ));
+        }
+        let (tensors, _) = checkpoint::read_tensors(&last)?;
+        checkpoint::load_state(&last, model, tensors)?;
+        let (_, meta) = checkpoint::load(&last)?;
+        if &meta.preprocessing != pre {
+            return Err(Error::file(
+                &last,
+                "its preprocessing statistics differ from this data: was the data changed?",
+            ));
+        }
+        let opt_path = self.file("optimizer.safetensors");
+        if opt_path.exists() {
+            let (state, _) = checkpoint::read_tensors(&opt_path)?;
+            opt.set_state(state.into_iter().map(|(k, (_, v))| (k, v)).collect());
+        }
+        let mut metrics = self.metrics()?;
+        metrics.truncate(meta.epoch);
+        Ok(metrics)
+    }
+
+    /// Saves the model and optimiser state as `last` (used on Ctrl-C too).
+    pub fn save_last(
+        &self,
+        model: &mut Model,
+        opt: &dyn Optimizer,
+        meta: &CheckpointMeta,
+    ) -> Result<()> {
+        checkpoint::save(&self.file("last.safetensors"), model, meta)?;
+        let state: Vec<_> = opt
+            .state()
+            .into_iter()
+            .map(|(k, v)| (k, vec![v.len()], v, StateKind::Buffer))
+            .collect();
+        checkpoint::write_tensors(&self.file("optimizer.safetensors"), &state, HashMap::new())
+    }
+
+    /// After an epoch: checkpoints (best too when `best`), metrics and curves.
+    pub fn record_epoch(
+        &self,
+        model: &mut Model,
+        opt: &dyn Optimizer,
+        meta: &CheckpointMeta,
+        history: &[EpochMetrics],
+        best: bool,
+    ) -> Result<()> {
+        self.save_last(model, opt, meta)?;
+        if best {
+            checkpoint::save(&self.file("best.safetensors"), model, meta)?;
+        }
+        let lines: Vec<String> = history
+            .iter()
+            .map(|m| serde_json::to_string(m).expect("numbers serialise"))
+            .collect();
+        write_atomic(&self.file("metrics.jsonl"), |w| {
+            w.write_all((lines.join("\n") + "\n").as_bytes())
+        })?;
+        save_png(&self.file("curves.png"), &curves_image(history))
+    }
+}
+
+// ANCHOR: curves
+/// Loss and accuracy per epoch, training and validation, side by side.
+pub fn curves_image(history: &[EpochMetrics]) -> image::RgbImage {
+    let series = |f: fn(&EpochMetrics) -> f64| {
+        history
+            .iter()
+            .map(|m| (m.epoch as f64, f(m)))
+            .collect::<Vec<_>>()
+    };
+    let loss = LinePlot::new("Loss", "epoch", "cross-entropy")
+        .with("train", series(|m| m.train_loss))
+        .with("validation", series(|m| m.val_loss));
+    let mut acc = LinePlot::new("Accuracy", "epoch", "accuracy %")
+        .with("train", series(|m| 100.0 * m.train_accuracy))
+        .with("validation", series(|m| 100.0 * m.val_accuracy));
+    acc.y_range = Some((0.0, 100.0));
+    let (left, right) = (loss.render(480, 360), acc.render(480, 360));
+    let mut canvas = Canvas::new(960, 360);
+    image::imageops::replace(&mut canvas.image, &left, 0, 0);
+    image::imageops::replace(&mut canvas.image, &right, 480, 0);
+    canvas.image
+}
+// ANCHOR_END: curves

@@ -39,11 +39,8 @@ fn main() {
     // ANCHOR_END: store
 
     // ANCHOR: check
-    let report = gradcheck(
-        |t| softplus(&t[0]),
-        &[Tensor::from_vec(vec![-1.0, 0.5, 2.0], &[3])],
-        &GradcheckConfig::default(),
-    );
+    let report =
+        gradcheck(|t| softplus(&t[0]), &[Tensor::from_vec(vec![-1.0, 0.5, 2.0], &[3])], &GradcheckConfig::default());
     println!("gradcheck(softplus): {report:?}");
     // ANCHOR_END: check
 
@@ -52,22 +49,15 @@ fn main() {
     let exact = {
         let t = Tensor::<f64>::from_vec(x0.to_vec(), &[4]).with_grad();
         let v: Vec<f64> = (0..4).map(|i| (i as f64 * 1.7).sin()).collect();
-        let g = t
-            .softmax(0)
-            .mul(&Tensor::from_vec(v, &[4]))
-            .sum()
-            .backward();
+        let g = t.softmax(0).mul(&Tensor::from_vec(v, &[4])).sum().backward();
         g.wrt(&t).data()[0]
     };
     let error_at = |eps: f64, f32_path: bool| {
         let (mut plus, mut minus) = (x0, x0);
         plus[0] += eps;
         minus[0] -= eps;
-        let (p, m) = if f32_path {
-            (phi::<f32>(&plus), phi::<f32>(&minus))
-        } else {
-            (phi::<f64>(&plus), phi::<f64>(&minus))
-        };
+        let (p, m) =
+            if f32_path { (phi::<f32>(&plus), phi::<f32>(&minus)) } else { (phi::<f64>(&plus), phi::<f64>(&minus)) };
         (((p - m) / (2.0 * eps) - exact).abs() / exact.abs()).max(1e-17)
     };
     let eps: Vec<f64> = (1..=24).map(|k| 10f64.powf(-(k as f64) / 2.0)).collect();
@@ -76,8 +66,7 @@ fn main() {
         .with("f32", curve(true))
         .with("f64", curve(false));
     (plot.log_x, plot.log_y) = (true, true);
-    let out =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/finite_difference_error.png");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/finite_difference_error.png");
     cnnlab::io::save_png(&out, &plot.render(640, 400)).expect("write figure");
     println!("wrote {}", out.display());
 }

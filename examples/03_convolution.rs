@@ -40,11 +40,7 @@ fn main() {
     let edges = image.conv2d(&kernels, None, Conv2dConfig::default().padding(1)); // [1, 3, 48, 48]
     let magnitude = edges.narrow(1, 0, 2).pow(2.0).sum_axes(&[1], true).sqrt(); // |∇I|
     let pooled = magnitude.max_pool2d(Pool2dConfig::new(2)); // [1, 1, 24, 24]
-    let strided = image.conv2d(
-        &kernels.narrow(0, 0, 1),
-        None,
-        Conv2dConfig::default().padding(1).stride(2),
-    );
+    let strided = image.conv2d(&kernels.narrow(0, 0, 1), None, Conv2dConfig::default().padding(1).stride(2));
     // ANCHOR_END: filters
     println!(
         "input {:?} -> edges {:?} -> max-pooled {:?}; stride 2 gives {:?}",

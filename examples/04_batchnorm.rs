@@ -16,9 +16,7 @@ fn main() {
     let mut bn = BatchNorm::new_1d(1);
     let (mut mean_curve, mut var_curve) = (vec![], vec![]);
     for step in 0..60 {
-        let batch = Tensor::<f32>::randn(&[16, 1], &mut rng)
-            .mul_scalar(2.0)
-            .add_scalar(3.0);
+        let batch = Tensor::<f32>::randn(&[16, 1], &mut rng).mul_scalar(2.0).add_scalar(3.0);
         bn.forward(&batch); // training mode: batch statistics, running averages updated
         mean_curve.push((step as f64 + 1.0, bn.running_mean.item() as f64));
         var_curve.push((step as f64 + 1.0, bn.running_var.item() as f64));
@@ -42,14 +40,7 @@ fn main() {
 
     // ANCHOR: folding
     let mut model = Sequential::new()
-        .push(Conv2d::new(
-            3,
-            8,
-            3,
-            Conv2dConfig::default().padding(1),
-            false,
-            &mut rng,
-        ))
+        .push(Conv2d::new(3, 8, 3, Conv2dConfig::default().padding(1), false, &mut rng))
         .push(BatchNorm::new_2d(8));
     for _ in 0..20 {
         model.forward(&Tensor::randn(&[8, 3, 6, 6], &mut rng).add_scalar(1.0)); // collect running statistics
@@ -60,28 +51,15 @@ fn main() {
     fold_batchnorm(&mut model); // conv + BN -> one conv with bias
     let after = no_grad(|| model.forward(&x));
     // ANCHOR_END: folding
-    let diff = before
-        .data()
-        .iter()
-        .zip(after.data())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    println!(
-        "folded model:\n{}\nlargest difference from the unfolded model: {diff:.2e}",
-        model.summary()
-    );
+    let diff = before.data().iter().zip(after.data()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    println!("folded model:\n{}\nlargest difference from the unfolded model: {diff:.2e}", model.summary());
 
-    let plot = LinePlot::new(
-        "BatchNorm running averages (momentum 0.1)",
-        "training batches",
-        "value",
-    )
-    .with("running mean", mean_curve)
-    .with("running var", var_curve)
-    .with("true mean 3", vec![(1.0, 3.0), (60.0, 3.0)])
-    .with("true var 4", vec![(1.0, 4.0), (60.0, 4.0)]);
-    let out =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/batchnorm_running_stats.png");
+    let plot = LinePlot::new("BatchNorm running averages (momentum 0.1)", "training batches", "value")
+        .with("running mean", mean_curve)
+        .with("running var", var_curve)
+        .with("true mean 3", vec![(1.0, 3.0), (60.0, 3.0)])
+        .with("true var 4", vec![(1.0, 4.0), (60.0, 4.0)]);
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/batchnorm_running_stats.png");
     cnnlab::io::save_png(&out, &plot.render(640, 400)).expect("write figure");
     println!("wrote {}", out.display());
 }

@@ -13,23 +13,14 @@ fn main() {
     let cfg = ShapesConfig::default();
     let start = Instant::now();
     let data = generate(&cfg, 10_000, 0);
-    println!(
-        "generated {} images of {:?} in {:.2} s",
-        data.len(),
-        data.shape,
-        start.elapsed().as_secs_f64()
-    );
+    println!("generated {} images of {:?} in {:.2} s", data.len(), data.shape, start.elapsed().as_secs_f64());
     println!("images per class: {:?}", data.class_counts());
 
     // one example of each class, enlarged 4x, box in green, keypoints in red
     let (scale, s) = (4u32, cfg.size as u32);
     let mut canvas = Canvas::new(10 * (s * scale + 8) + 8, s * scale + 28);
     for (class, name) in data.classes.iter().enumerate() {
-        let i = data
-            .labels
-            .iter()
-            .position(|&l| l == class)
-            .expect("every class appears");
+        let i = data.labels.iter().position(|&l| l == class).expect("every class appears");
         let bytes = data.image(i);
         let plane = (s * s) as usize;
         let mut img = RgbImage::from_fn(s * scale, s * scale, |x, y| {

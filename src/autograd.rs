@@ -31,11 +31,7 @@ pub struct Node<E: Element> {
 
 impl<E: Element> Node<E> {
     pub(crate) fn leaf() -> Self {
-        Node {
-            op: "leaf",
-            parents: vec![],
-            backward: None,
-        }
+        Node { op: "leaf", parents: vec![], backward: None }
     }
 }
 
@@ -101,14 +97,8 @@ impl<E: Element> Tensor<E> {
         backward: impl Fn(&Tensor<E>) -> Vec<Option<Tensor<E>>> + Send + Sync + 'static,
     ) -> Tensor<E> {
         if is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
-            let parents = inputs
-                .iter()
-                .map(|t| t.requires_grad().then(|| (*t).clone()));
-            self.node = Some(Arc::new(Node {
-                op,
-                parents: parents.collect(),
-                backward: Some(Box::new(backward)),
-            }));
+            let parents = inputs.iter().map(|t| t.requires_grad().then(|| (*t).clone()));
+            self.node = Some(Arc::new(Node { op, parents: parents.collect(), backward: Some(Box::new(backward)) }));
         }
         self
     }
@@ -136,10 +126,7 @@ impl<E: Element> Tensor<E> {
     // ANCHOR: backward
     /// Back-propagates a given output gradient ∂L/∂y (`seed`, same shape as self).
     pub fn backward_with(&self, seed: &Tensor<E>) -> Gradients<E> {
-        assert_eq!(
-            seed.shape, self.shape,
-            "backward_with: seed shape must equal output shape"
-        );
+        assert_eq!(seed.shape, self.shape, "backward_with: seed shape must equal output shape");
         let mut grads: HashMap<TensorId, Tensor<E>> = HashMap::new();
         if !self.requires_grad() {
             return Gradients { grads };
@@ -149,8 +136,7 @@ impl<E: Element> Tensor<E> {
             // children before parents: each gradient is complete before it is used
             for tensor in self.topological_order().iter().rev() {
                 let node = tensor.node.as_ref().expect("graph tensors have nodes");
-                let (Some(backward), Some(grad_out)) = (&node.backward, grads.get(&tensor.id))
-                else {
+                let (Some(backward), Some(grad_out)) = (&node.backward, grads.get(&tensor.id)) else {
                     continue; // a leaf, or a branch that does not reach the output
                 };
                 let input_grads = backward(grad_out);
@@ -193,12 +179,7 @@ impl<E: Element> Tensor<E> {
 }
 
 /// Adds a gradient into the store; a tensor used twice receives the sum.
-fn accumulate<E: Element>(
-    grads: &mut HashMap<TensorId, Tensor<E>>,
-    parent: &Tensor<E>,
-    grad: Tensor<E>,
-    op: &str,
-) {
+fn accumulate<E: Element>(grads: &mut HashMap<TensorId, Tensor<E>>, parent: &Tensor<E>, grad: Tensor<E>, op: &str) {
     assert_eq!(
         grad.shape, parent.shape,
         "backward of {op}: gradient shape {:?} differs from input shape {:?}",
@@ -236,9 +217,7 @@ impl<E: Element> Gradients<E> {
 
     /// ∂L/∂t, zeros when `t` did not influence the output.
     pub fn wrt_or_zeros(&self, t: &Tensor<E>) -> Tensor<E> {
-        self.get(t)
-            .cloned()
-            .unwrap_or_else(|| Tensor::zeros(t.shape()))
+        self.get(t).cloned().unwrap_or_else(|| Tensor::zeros(t.shape()))
     }
 
     /// How many tensors have a gradient.

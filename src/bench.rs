@@ -31,9 +31,7 @@ pub struct BenchResult {
 pub fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let line = status.lines().find(|l| l.starts_with("VmHWM:"));
-    let kb = line
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok());
+    let kb = line.and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok());
     kb.unwrap_or(0.0) / 1024.0
 }
 
@@ -41,10 +39,7 @@ pub fn peak_rss_mb() -> f64 {
 /// Times `steps` training steps and `steps` inference batches of random
 /// CIFAR-sized data (3×32×32, 10 classes) after `warmup` untimed ones.
 pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize) -> BenchResult {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("thread pool");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     pool.install(|| {
         let mut rng = StdRng::seed_from_u64(0);
         let mut model = Model::new(arch, 10, [3, 32, 32], 0).expect("a CIFAR-sized model");

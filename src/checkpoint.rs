@@ -27,6 +27,8 @@ pub struct CheckpointMeta {
     pub preprocessing: Preprocessing,
     /// Completed training epochs.
     pub epoch: usize,
+    /// Completed steps of the next epoch (non-zero only after an interruption).
+    pub step: usize,
 }
 
 /// A named tensor read from a file: shape and values as f32 (integers converted).
@@ -43,25 +45,16 @@ pub fn write_tensors(
         .iter()
         .map(|(name, shape, values, kind)| {
             let (dtype, data) = if *kind == StateKind::Counter {
-                (
-                    Dtype::I64,
-                    values
-                        .iter()
-                        .flat_map(|&v| (v.round() as i64).to_le_bytes())
-                        .collect(),
-                )
+                (Dtype::I64, values.iter().flat_map(|&v| (v.round() as i64).to_le_bytes()).collect())
             } else {
-                (
-                    Dtype::F32,
-                    values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                )
+                (Dtype::F32, values.iter().flat_map(|v| v.to_le_bytes()).collect())
             };
             (name.clone(), dtype, shape.clone(), data)
         })
         .collect();
     let views = bytes.iter().map(|(name, dtype, shape, data)| {
-        let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
-            .expect("sizes match by construction");
+        let view =
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).expect("sizes match by construction");
         (name.clone(), view)
     });
     let encoded = safetensors::tensor::serialize(views.collect::<Vec<_>>(), Some(meta))
@@ -72,9 +65,7 @@ pub fn write_tensors(
 /// Reads every tensor (f32, f64, i64 or i32, converted to f32) and the metadata of a safetensors file.
 pub fn read_tensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    let bad = |e: safetensors::SafeTensorError| {
-        Error::file(path, format!("not a valid safetensors file ({e})"))
-    };
+    let bad = |e: safetensors::SafeTensorError| Error::file(path, format!("not a valid safetensors file ({e})"));
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
     let meta = header.metadata().clone().unwrap_or_default();
     let file = SafeTensors::deserialize(&bytes).map_err(bad)?;
@@ -82,28 +73,11 @@ pub fn read_tensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String
     for (name, view) in file.tensors() {
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect(),
-            Dtype::F64 => data
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-                .collect(),
-            Dtype::I64 => data
-                .chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32)
-                .collect(),
-            Dtype::I32 => data
-                .chunks_exact(4)
-                .map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f32)
-                .collect(),
-            other => {
-                return Err(Error::file(
-                    path,
-                    format!("tensor {name} has unsupported dtype {other:?}"),
-                ))
-            }
+            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+            Dtype::F64 => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+            Dtype::I64 => data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+            Dtype::I32 => data.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+            other => return Err(Error::file(path, format!("tensor {name} has unsupported dtype {other:?}"))),
         };
         out.insert(name, (view.shape().to_vec(), values));
     }
@@ -114,23 +88,16 @@ pub fn read_tensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String
 /// Saves a model's state dict and metadata.
 pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()> {
     let mut tensors = Vec::new();
-    model.visit_state("", &mut |name, t, kind| {
-        tensors.push((name.to_string(), t.shape().to_vec(), t.to_vec(), kind))
-    });
+    model.visit_state("", &mut |name, t, kind| tensors.push((name.to_string(), t.shape().to_vec(), t.to_vec(), kind)));
     let [c, h, w] = meta.input;
     let info = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("cnnlab.architecture".into(), meta.arch.name().into()),
         ("cnnlab.input".into(), format!("{c}x{h}x{w}")),
-        (
-            "cnnlab.classes".into(),
-            serde_json::to_string(&meta.classes).expect("strings serialise"),
-        ),
-        (
-            "cnnlab.preprocessing".into(),
-            serde_json::to_string(&meta.preprocessing).expect("plain data serialises"),
-        ),
+        ("cnnlab.classes".into(), serde_json::to_string(&meta.classes).expect("strings serialise")),
+        ("cnnlab.preprocessing".into(), serde_json::to_string(&meta.preprocessing).expect("plain data serialises")),
         ("cnnlab.epoch".into(), meta.epoch.to_string()),
+        ("cnnlab.step".into(), meta.step.to_string()),
     ]);
     write_tensors(path, &tensors, info)
 }
@@ -139,39 +106,21 @@ pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()>
 /// Reads a checkpoint's metadata.
 fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<CheckpointMeta> {
     let get = |key: &str| {
-        meta.get(key).ok_or_else(|| {
-            Error::file(
-                path,
-                format!("not a cnnlab checkpoint: metadata has no '{key}'"),
-            )
-        })
+        meta.get(key).ok_or_else(|| Error::file(path, format!("not a cnnlab checkpoint: metadata has no '{key}'")))
     };
-    let bad =
-        |key: &str, e: String| Error::file(path, format!("metadata '{key}' is malformed: {e}"));
-    let arch: Arch = get("cnnlab.architecture")?
-        .parse()
-        .map_err(|e: Error| bad("cnnlab.architecture", e.message))?;
-    let dims: Vec<usize> = get("cnnlab.input")?
-        .split('x')
-        .map(|d| d.parse().unwrap_or(0))
-        .collect();
-    let input: [usize; 3] = dims
-        .try_into()
-        .map_err(|_| bad("cnnlab.input", "expected CxHxW".into()))?;
-    let classes: Vec<String> = serde_json::from_str(get("cnnlab.classes")?)
-        .map_err(|e| bad("cnnlab.classes", e.to_string()))?;
-    let preprocessing = serde_json::from_str(get("cnnlab.preprocessing")?)
-        .map_err(|e| bad("cnnlab.preprocessing", e.to_string()))?;
-    let epoch = get("cnnlab.epoch")?
-        .parse()
-        .map_err(|e: std::num::ParseIntError| bad("cnnlab.epoch", e.to_string()))?;
-    Ok(CheckpointMeta {
-        arch,
-        input,
-        classes,
-        preprocessing,
-        epoch,
-    })
+    let bad = |key: &str, e: String| Error::file(path, format!("metadata '{key}' is malformed: {e}"));
+    let arch: Arch = get("cnnlab.architecture")?.parse().map_err(|e: Error| bad("cnnlab.architecture", e.message))?;
+    let dims: Vec<usize> = get("cnnlab.input")?.split('x').map(|d| d.parse().unwrap_or(0)).collect();
+    let input: [usize; 3] = dims.try_into().map_err(|_| bad("cnnlab.input", "expected CxHxW".into()))?;
+    let classes: Vec<String> =
+        serde_json::from_str(get("cnnlab.classes")?).map_err(|e| bad("cnnlab.classes", e.to_string()))?;
+    let preprocessing =
+        serde_json::from_str(get("cnnlab.preprocessing")?).map_err(|e| bad("cnnlab.preprocessing", e.to_string()))?;
+    let number = |key: &str| -> Result<usize> {
+        get(key)?.parse().map_err(|e: std::num::ParseIntError| bad(key, e.to_string()))
+    };
+    let (epoch, step) = (number("cnnlab.epoch")?, number("cnnlab.step").unwrap_or(0));
+    Ok(CheckpointMeta { arch, input, classes, preprocessing, epoch, step })
 }
 
 // ANCHOR: load
@@ -183,8 +132,8 @@ fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<CheckpointM
 pub fn load(path: &Path) -> Result<(Model, CheckpointMeta)> {
     let (tensors, meta) = read_tensors(path)?;
     let meta = parse_meta(path, &meta)?;
-    let mut model = Model::new(meta.arch, meta.classes.len(), meta.input, 0)
-        .map_err(|e| Error::file(path, e.message))?;
+    let mut model =
+        Model::new(meta.arch, meta.classes.len(), meta.input, 0).map_err(|e| Error::file(path, e.message))?;
     load_state(path, &mut model, tensors)?;
     Ok((model, meta))
 }
@@ -197,15 +146,15 @@ pub fn load_state(path: &Path, model: &mut dyn Module, mut tensors: NamedTensors
             return;
         }
         match tensors.remove(name) {
-            None => problem = Some(format!(
-                "tensor '{name}' of shape {:?} is missing (checkpoint of another architecture?)",
-                t.shape()
-            )),
-            Some((shape, _)) if shape != t.shape() => {
+            None => {
                 problem = Some(format!(
-                    "tensor '{name}' has shape {shape:?} in the file but {:?} in the model",
+                    "tensor '{name}' of shape {:?} is missing (checkpoint of another architecture?)",
                     t.shape()
                 ))
+            }
+            Some((shape, _)) if shape != t.shape() => {
+                problem =
+                    Some(format!("tensor '{name}' has shape {shape:?} in the file but {:?} in the model", t.shape()))
             }
             Some((_, values)) => t.data_mut().copy_from_slice(&values),
         }
@@ -216,9 +165,7 @@ pub fn load_state(path: &Path, model: &mut dyn Module, mut tensors: NamedTensors
     if let Some(extra) = tensors.keys().min() {
         return Err(Error::file(
             path,
-            format!(
-                "tensor '{extra}' is not part of the model (checkpoint of another architecture?)"
-            ),
+            format!("tensor '{extra}' is not part of the model (checkpoint of another architecture?)"),
         ));
     }
     Ok(())

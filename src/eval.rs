@@ -10,12 +10,7 @@ use crate::viz::Canvas;
 use image::{Rgb, RgbImage};
 
 /// Class probabilities (softmax of the logits) for every image, in evaluation mode, without a graph.
-pub fn predict(
-    model: &mut dyn Module,
-    data: &Dataset,
-    pre: &Preprocessing,
-    batch: usize,
-) -> Vec<Vec<f32>> {
+pub fn predict(model: &mut dyn Module, data: &Dataset, pre: &Preprocessing, batch: usize) -> Vec<Vec<f32>> {
     model.set_training(false);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
@@ -23,12 +18,7 @@ pub fn predict(
         for chunk in indices.chunks(batch.max(1)) {
             let (x, _) = make_batch(data, chunk, pre, None);
             let probs = model.forward(&x).softmax(1);
-            out.extend(
-                probs
-                    .data()
-                    .chunks(probs.shape()[1])
-                    .map(|row| row.to_vec()),
-            );
+            out.extend(probs.data().chunks(probs.shape()[1]).map(|row| row.to_vec()));
         }
     });
     out
@@ -71,23 +61,10 @@ pub fn roc(scores: &[f32], positive: &[bool]) -> Roc {
             points.push((fp / n, tp / p, scores[i] as f64));
         }
     }
-    let auc = points
-        .windows(2)
-        .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
-        .sum();
+    let auc = points.windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum();
     let distance = |&(fpr, tpr, _): &(f64, f64, f64)| fpr * fpr + (1.0 - tpr) * (1.0 - tpr);
-    let best = points[1..]
-        .iter()
-        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
-        .copied()
-        .unwrap_or(points[0]);
-    Roc {
-        auc,
-        gamma: best.2,
-        fpr_at_gamma: best.0,
-        tpr_at_gamma: best.1,
-        points,
-    }
+    let best = points[1..].iter().min_by(|a, b| distance(a).total_cmp(&distance(b))).copied().unwrap_or(points[0]);
+    Roc { auc, gamma: best.2, fpr_at_gamma: best.0, tpr_at_gamma: best.1, points }
 }
 // ANCHOR_END: roc
 
@@ -120,9 +97,8 @@ pub fn evaluate(probs: &[Vec<f32>], labels: &[usize], classes: &[String]) -> Eva
     }
     let total = labels.len().max(1) as f64;
     let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
-    let per_class_accuracy = (0..k)
-        .map(|c| confusion[c][c] as f64 / confusion[c].iter().sum::<usize>().max(1) as f64)
-        .collect();
+    let per_class_accuracy =
+        (0..k).map(|c| confusion[c][c] as f64 / confusion[c].iter().sum::<usize>().max(1) as f64).collect();
     let roc = (k == 2).then(|| {
         let scores: Vec<f32> = probs.iter().map(|p| p[1]).collect();
         let positive: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
@@ -141,17 +117,8 @@ pub fn evaluate(probs: &[Vec<f32>], labels: &[usize], classes: &[String]) -> Eva
 impl Evaluation {
     /// The confusion matrix as row-normalised percentages, one line per true class.
     pub fn confusion_text(&self) -> String {
-        let width = self
-            .classes
-            .iter()
-            .map(|c| c.len())
-            .max()
-            .unwrap_or(4)
-            .max(6);
-        let mut out = format!(
-            "{:>width$}  (rows: true class, columns: predicted, % of row)\n{:>width$}",
-            "", ""
-        );
+        let width = self.classes.iter().map(|c| c.len()).max().unwrap_or(4).max(6);
+        let mut out = format!("{:>width$}  (rows: true class, columns: predicted, % of row)\n{:>width$}", "", "");
         for c in &self.classes {
             out += &format!(" {:>6}", &c[..c.len().min(6)]);
         }
@@ -173,25 +140,13 @@ impl Evaluation {
         let (cell, left, top) = (64, 96, 56);
         let mut c = Canvas::new((left + k * cell + 16) as u32, (top + k * cell + 24) as u32);
         let black = Rgb([0, 0, 0]);
-        c.text(
-            left + (k * cell - Canvas::text_width("predicted", 1)) / 2,
-            8,
-            "predicted",
-            1,
-            black,
-        );
+        c.text(left + (k * cell - Canvas::text_width("predicted", 1)) / 2, 8, "predicted", 1, black);
         c.text(8, top - 14, "true", 1, black);
         for (i, (name, row)) in self.classes.iter().zip(&self.confusion).enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
             let short = &name[..name.len().min(7)];
             c.text(8, top + i as i32 * cell + cell / 2 - 4, short, 1, black);
-            c.text(
-                left + i as i32 * cell + (cell - Canvas::text_width(short, 1)) / 2,
-                top - 14,
-                short,
-                1,
-                black,
-            );
+            c.text(left + i as i32 * cell + (cell - Canvas::text_width(short, 1)) / 2, top - 14, short, 1, black);
             for (j, &v) in row.iter().enumerate() {
                 let share = v as f64 / total;
                 let shade = |full: f64| (255.0 - share * (255.0 - full)) as u8;
@@ -199,18 +154,8 @@ impl Evaluation {
                 let (x, y) = (left + j as i32 * cell, top + i as i32 * cell);
                 c.fill_rect(x, y, cell - 1, cell - 1, fill);
                 let label = format!("{:.0}", 100.0 * share);
-                let ink = if share > 0.5 {
-                    Rgb([255, 255, 255])
-                } else {
-                    black
-                };
-                c.text(
-                    x + (cell - Canvas::text_width(&label, 2)) / 2,
-                    y + cell / 2 - 8,
-                    &label,
-                    2,
-                    ink,
-                );
+                let ink = if share > 0.5 { Rgb([255, 255, 255]) } else { black };
+                c.text(x + (cell - Canvas::text_width(&label, 2)) / 2, y + cell / 2 - 8, &label, 2, ink);
             }
         }
         c.image
@@ -221,17 +166,10 @@ impl Evaluation {
 /// The ROC curve as a picture, with the chance diagonal and the point at Γ.
 pub fn roc_image(roc: &Roc) -> RgbImage {
     let curve: Vec<(f64, f64)> = roc.points.iter().map(|p| (p.0, p.1)).collect();
-    let mut plot = LinePlot::new(
-        &format!("ROC, AUC = {:.4}", roc.auc),
-        "false positive rate",
-        "true positive rate",
-    )
-    .with("classifier", curve)
-    .with("chance", vec![(0.0, 0.0), (1.0, 1.0)])
-    .with(
-        &format!("Gamma = {:.3}", roc.gamma),
-        vec![(roc.fpr_at_gamma, roc.tpr_at_gamma)],
-    );
+    let mut plot = LinePlot::new(&format!("ROC, AUC = {:.4}", roc.auc), "false positive rate", "true positive rate")
+        .with("classifier", curve)
+        .with("chance", vec![(0.0, 0.0), (1.0, 1.0)])
+        .with(&format!("Gamma = {:.3}", roc.gamma), vec![(roc.fpr_at_gamma, roc.tpr_at_gamma)]);
     plot.y_range = Some((0.0, 1.0));
     plot.render(480, 440)
 }
@@ -243,10 +181,7 @@ mod tests {
     #[test]
     fn roc_of_known_scores() {
         // positives 0.9, 0.7, 0.4; negatives 0.8, 0.3: 5 of 6 pairs ordered right
-        let r = roc(
-            &[0.9, 0.8, 0.7, 0.4, 0.3],
-            &[true, false, true, true, false],
-        );
+        let r = roc(&[0.9, 0.8, 0.7, 0.4, 0.3], &[true, false, true, true, false]);
         assert!((r.auc - 5.0 / 6.0).abs() < 1e-12);
         assert_eq!((r.fpr_at_gamma, r.tpr_at_gamma), (0.5, 1.0));
         assert_eq!(r.gamma as f32, 0.4);

@@ -39,13 +39,7 @@ pub struct GradcheckConfig {
 
 impl Default for GradcheckConfig {
     fn default() -> Self {
-        GradcheckConfig {
-            eps: 1e-6,
-            rtol: 1e-5,
-            atol: 1e-7,
-            seed: 0,
-            elementwise_limit: 300,
-        }
+        GradcheckConfig { eps: 1e-6, rtol: 1e-5, atol: 1e-7, seed: 0, elementwise_limit: 300 }
     }
 }
 
@@ -109,40 +103,20 @@ pub fn gradcheck(
     let y = f(&leaves);
     let v = Tensor::<f64>::randn(y.shape(), &mut rng);
     let grads = y.backward_with(&v);
-    let analytic: Vec<Vec<f64>> = leaves
-        .iter()
-        .map(|x| grads.wrt_or_zeros(x).to_vec())
-        .collect();
+    let analytic: Vec<Vec<f64>> = leaves.iter().map(|x| grads.wrt_or_zeros(x).to_vec()).collect();
     // φ(x) = ⟨v, f(x)⟩, evaluated without recording a graph
     let phi = |xs: &[Tensor<f64>]| no_grad(|| dot(v.data(), f(xs).data()));
     let scale = 1.0 + phi(inputs).abs();
-    let mut report = Checker {
-        cfg,
-        scale,
-        report: GradcheckReport {
-            comparisons: 0,
-            max_relative_error: 0.0,
-        },
-    };
+    let mut report = Checker { cfg, scale, report: GradcheckReport { comparisons: 0, max_relative_error: 0.0 } };
 
-    let u: Vec<Tensor<f64>> = inputs
-        .iter()
-        .map(|x| Tensor::randn(x.shape(), &mut rng))
-        .collect();
+    let u: Vec<Tensor<f64>> = inputs.iter().map(|x| Tensor::randn(x.shape(), &mut rng)).collect();
     let along = |sign: f64| -> Vec<Tensor<f64>> {
-        inputs
-            .iter()
-            .zip(&u)
-            .map(|(x, u)| shifted(x, |i| sign * cfg.eps * u.data()[i]))
-            .collect()
+        inputs.iter().zip(&u).map(|(x, u)| shifted(x, |i| sign * cfg.eps * u.data()[i])).collect()
     };
     let numeric = (phi(&along(1.0)) - phi(&along(-1.0))) / (2.0 * cfg.eps);
     let analytic_dir: f64 = analytic.iter().zip(&u).map(|(g, u)| dot(g, u.data())).sum();
     if !report.agree(analytic_dir, numeric) {
-        return Err(GradcheckFailure::Directional {
-            analytic: analytic_dir,
-            numeric,
-        });
+        return Err(GradcheckFailure::Directional { analytic: analytic_dir, numeric });
     }
 
     if inputs.iter().map(|x| x.numel()).sum::<usize>() <= cfg.elementwise_limit {
@@ -156,12 +130,7 @@ pub fn gradcheck(
                 let numeric = (at(1.0) - at(-1.0)) / (2.0 * cfg.eps);
                 let analytic = analytic[input][index];
                 if !report.agree(analytic, numeric) {
-                    return Err(GradcheckFailure::Element {
-                        input,
-                        index,
-                        analytic,
-                        numeric,
-                    });
+                    return Err(GradcheckFailure::Element { input, index, analytic, numeric });
                 }
             }
         }
@@ -184,20 +153,13 @@ impl Checker<'_> {
         let rel = diff / (analytic.abs() + numeric.abs() + 1e-300);
         self.report.comparisons += 1;
         self.report.max_relative_error = self.report.max_relative_error.max(rel);
-        diff.is_finite()
-            && diff
-                <= self.cfg.atol * self.scale + self.cfg.rtol * analytic.abs().max(numeric.abs())
+        diff.is_finite() && diff <= self.cfg.atol * self.scale + self.cfg.rtol * analytic.abs().max(numeric.abs())
     }
 }
 
 /// x + δ, with δᵢ given per element.
 fn shifted(x: &Tensor<f64>, delta: impl Fn(usize) -> f64) -> Tensor<f64> {
-    let data = x
-        .data()
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| v + delta(i))
-        .collect();
+    let data = x.data().iter().enumerate().map(|(i, &v)| v + delta(i)).collect();
     Tensor::from_vec(data, x.shape())
 }
 

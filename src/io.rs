@@ -22,18 +22,12 @@ pub struct Error {
 impl Error {
     /// An error about `path`.
     pub fn file(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
-        Error {
-            path: Some(path.as_ref().to_path_buf()),
-            message: message.into(),
-        }
+        Error { path: Some(path.as_ref().to_path_buf()), message: message.into() }
     }
 
     /// An error not tied to a file (e.g. a command-line argument).
     pub fn msg(message: impl Into<String>) -> Self {
-        Error {
-            path: None,
-            message: message.into(),
-        }
+        Error { path: None, message: message.into() }
     }
 }
 
@@ -55,24 +49,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Writes a file atomically: `write` fills a temporary file next to `path`,
 /// which is synced and then renamed over `path`. On any error the temporary
 /// file is removed and `path` is untouched.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::file(dir, format!("cannot create folder: {e}")))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::file(path, "not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create folder: {e}")))?;
+    let name = path.file_name().ok_or_else(|| Error::file(path, "not a file name"))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         write(&mut file)?;
@@ -90,10 +71,7 @@ pub fn write_atomic(
 pub fn save_png(path: &Path, image: &image::RgbImage) -> Result<()> {
     let mut bytes = Vec::new();
     image
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
         .map_err(|e| Error::file(path, format!("cannot encode PNG: {e}")))?;
     write_atomic(path, |w| w.write_all(&bytes))
 }

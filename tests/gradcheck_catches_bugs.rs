@@ -31,9 +31,7 @@ fn mutant(forward: Op, backward: Backward) -> impl Fn(&[T]) -> T {
         let saved: Vec<T> = xs.iter().map(|x| x.detach()).collect();
         let refs: Vec<&T> = xs.iter().collect();
         let backward = Arc::clone(&backward);
-        Tensor::from_op("mutant", y.to_vec(), y.shape(), &refs, move |g| {
-            backward(g, &saved)
-        })
+        Tensor::from_op("mutant", y.to_vec(), y.shape(), &refs, move |g| backward(g, &saved))
     }
 }
 
@@ -50,21 +48,11 @@ fn conv_cfg() -> Conv2dConfig {
 
 fn cases() -> Vec<Case> {
     let conv: Op = Arc::new(|x: &[T]| x[0].conv2d(&x[1], Some(&x[2]), conv_cfg()));
-    let conv_inputs: fn(u64) -> Vec<T> = |s| {
-        vec![
-            tensor(&[3, 2, 5, 6], s, 1.0),
-            tensor(&[3, 2, 3, 3], s ^ 1, 1.0),
-            tensor(&[3], s ^ 2, 1.0),
-        ]
-    };
+    let conv_inputs: fn(u64) -> Vec<T> =
+        |s| vec![tensor(&[3, 2, 5, 6], s, 1.0), tensor(&[3, 2, 3, 3], s ^ 1, 1.0), tensor(&[3], s ^ 2, 1.0)];
     let bn: Op = Arc::new(|x: &[T]| x[0].batch_norm_train(&x[1], &x[2], 1e-5).0);
-    let bn_inputs: fn(u64) -> Vec<T> = |s| {
-        vec![
-            tensor(&[3, 2, 2, 2], s, 2.0),
-            positive(&[2], s ^ 1, 1.0),
-            tensor(&[2], s ^ 2, 1.0),
-        ]
-    };
+    let bn_inputs: fn(u64) -> Vec<T> =
+        |s| vec![tensor(&[3, 2, 2, 2], s, 2.0), positive(&[2], s ^ 1, 1.0), tensor(&[2], s ^ 2, 1.0)];
     let square: fn(u64) -> Vec<T> = |s| vec![tensor(&[4, 4], s, 2.0), tensor(&[4, 4], s ^ 1, 2.0)];
     let one: fn(u64) -> Vec<T> = |s| vec![tensor(&[3, 5], s, 2.0)];
     let pool_cfg = Pool2dConfig::new(2);
@@ -78,9 +66,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "div: ∂/∂b with the wrong sign",
             forward: Arc::new(|x: &[T]| x[0].div(&x[1])),
-            backward: Arc::new(|g, x| {
-                vec![Some(g.div(&x[1])), Some(g.mul(&x[0]).div(&x[1].pow(2.0)))]
-            }),
+            backward: Arc::new(|g, x| vec![Some(g.div(&x[1])), Some(g.mul(&x[0]).div(&x[1].pow(2.0)))]),
             inputs: |s| vec![tensor(&[4, 4], s, 2.0), positive(&[4, 4], s ^ 1, 2.0)],
         },
         Case {
@@ -122,9 +108,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "matmul: ∂/∂B = A·G instead of Aᵀ·G",
             forward: Arc::new(|x: &[T]| x[0].matmul(&x[1])),
-            backward: Arc::new(|g, x| {
-                vec![Some(g.matmul(&x[1].transpose(0, 1))), Some(x[0].matmul(g))]
-            }),
+            backward: Arc::new(|g, x| vec![Some(g.matmul(&x[1].transpose(0, 1))), Some(x[0].matmul(g))]),
             inputs: square,
         },
         Case {
@@ -136,11 +120,7 @@ fn cases() -> Vec<Case> {
                     let right = vjp(|t| conv(t), x, g);
                     let flipped = [x[0].clone(), x[1].transpose(2, 3), x[2].clone()];
                     let wrong = vjp(|t| conv(t), &flipped, g);
-                    vec![
-                        Some(wrong[0].clone()),
-                        Some(right[1].clone()),
-                        Some(right[2].clone()),
-                    ]
+                    vec![Some(wrong[0].clone()), Some(right[1].clone()), Some(right[2].clone())]
                 })
             },
             inputs: conv_inputs,
@@ -152,11 +132,7 @@ fn cases() -> Vec<Case> {
                 let conv = conv.clone();
                 Arc::new(move |g, x| {
                     let right = vjp(|t| conv(t), x, g);
-                    vec![
-                        Some(right[0].clone()),
-                        Some(right[1].mul_scalar(1.0 / 3.0)),
-                        Some(right[2].clone()),
-                    ]
+                    vec![Some(right[0].clone()), Some(right[1].mul_scalar(1.0 / 3.0)), Some(right[2].clone())]
                 })
             },
             inputs: conv_inputs,
@@ -177,19 +153,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "max_pool2d: gradient spread over the window instead of to the max",
             forward: Arc::new(move |x: &[T]| x[0].max_pool2d(pool_cfg)),
-            backward: Arc::new(move |g, x| {
-                vec![Some(vjp(|t| t[0].avg_pool2d(pool_cfg), x, g)[0].clone())]
-            }),
+            backward: Arc::new(move |g, x| vec![Some(vjp(|t| t[0].avg_pool2d(pool_cfg), x, g)[0].clone())]),
             inputs: |s| vec![tensor(&[2, 2, 4, 4], s, 2.0)],
         },
         Case {
             name: "upsample_bilinear: backward of nearest",
             forward: Arc::new(|x: &[T]| x[0].upsample_bilinear((7, 5))),
-            backward: Arc::new(|g, x| {
-                vec![Some(
-                    vjp(|t| t[0].upsample_nearest((7, 5)), x, g)[0].clone(),
-                )]
-            }),
+            backward: Arc::new(|g, x| vec![Some(vjp(|t| t[0].upsample_nearest((7, 5)), x, g)[0].clone())]),
             inputs: |s| vec![tensor(&[1, 2, 3, 2], s, 2.0)],
         },
         Case {
@@ -197,8 +167,7 @@ fn cases() -> Vec<Case> {
             forward: bn.clone(),
             backward: Arc::new(|g, x| {
                 let stats = no_grad(|| x[0].batch_norm_train(&x[1], &x[2], 1e-5).1);
-                let eval =
-                    |t: &[T]| t[0].batch_norm_eval(&t[1], &t[2], &stats.mean, &stats.var, 1e-5);
+                let eval = |t: &[T]| t[0].batch_norm_eval(&t[1], &t[2], &stats.mean, &stats.var, 1e-5);
                 vjp(eval, x, g).into_iter().map(Some).collect()
             }),
             inputs: bn_inputs,
@@ -211,11 +180,7 @@ fn cases() -> Vec<Case> {
                 Arc::new(move |g, x| {
                     let right = vjp(|t| bn(t), x, g);
                     let d_gamma = g.mul(&x[0]).sum_axes(&[0, 2, 3], false);
-                    vec![
-                        Some(right[0].clone()),
-                        Some(d_gamma),
-                        Some(right[2].clone()),
-                    ]
+                    vec![Some(right[0].clone()), Some(d_gamma), Some(right[2].clone())]
                 })
             },
             inputs: bn_inputs,
@@ -236,9 +201,7 @@ fn cases() -> Vec<Case> {
             name: "cross_entropy: gradient not divided by the batch size",
             forward: Arc::new(|x: &[T]| x[0].cross_entropy(&[0, 2, 4], 0.0)),
             backward: Arc::new(|g, x| {
-                vec![Some(
-                    vjp(|t| t[0].cross_entropy(&[0, 2, 4], 0.0), x, g)[0].mul_scalar(3.0),
-                )]
+                vec![Some(vjp(|t| t[0].cross_entropy(&[0, 2, 4], 0.0), x, g)[0].mul_scalar(3.0))]
             }),
             inputs: one,
         },
@@ -247,36 +210,21 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn gradcheck_rejects_every_broken_backward() {
-    let cfg = |seed| GradcheckConfig {
-        seed,
-        ..GradcheckConfig::default()
-    };
+    let cfg = |seed| GradcheckConfig { seed, ..GradcheckConfig::default() };
     let cases = cases();
     let mut caught = 0;
     for case in &cases {
         for seed in 0..5 {
             let inputs = (case.inputs)(seed);
             let real = gradcheck(|x| (case.forward)(x), &inputs, &cfg(seed));
-            assert!(
-                real.is_ok(),
-                "{}: the real op failed its check: {:?}",
-                case.name,
-                real.err()
-            );
+            assert!(real.is_ok(), "{}: the real op failed its check: {:?}", case.name, real.err());
             let broken = mutant(case.forward.clone(), case.backward.clone());
             let verdict = gradcheck(broken, &inputs, &cfg(seed));
-            assert!(
-                verdict.is_err(),
-                "{}: the broken backward passed (seed {seed})",
-                case.name
-            );
+            assert!(verdict.is_err(), "{}: the broken backward passed (seed {seed})", case.name);
         }
         caught += 1;
     }
-    println!(
-        "gradcheck rejected {caught} of {} broken backward functions, on every seed",
-        cases.len()
-    );
+    println!("gradcheck rejected {caught} of {} broken backward functions, on every seed", cases.len());
 }
 
 #[test]
@@ -284,17 +232,9 @@ fn gradcheck_directional_check_alone_catches_bugs() {
     // with element-wise checks switched off, the random direction still sees every bug
     for case in cases() {
         for seed in 0..5 {
-            let cfg = GradcheckConfig {
-                seed,
-                elementwise_limit: 0,
-                ..GradcheckConfig::default()
-            };
+            let cfg = GradcheckConfig { seed, elementwise_limit: 0, ..GradcheckConfig::default() };
             let broken = mutant(case.forward.clone(), case.backward.clone());
-            assert!(
-                gradcheck(broken, &(case.inputs)(seed), &cfg).is_err(),
-                "{} slipped past (seed {seed})",
-                case.name
-            );
+            assert!(gradcheck(broken, &(case.inputs)(seed), &cfg).is_err(), "{} slipped past (seed {seed})", case.name);
         }
     }
 }

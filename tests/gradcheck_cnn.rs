@@ -8,10 +8,7 @@ use common::{check, kink_free, positive, spacing, tensor};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 32,
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases: 32, ..ProptestConfig::default() }
 }
 
 /// One convolution problem: input shape, weight shape and configuration.
@@ -41,26 +38,10 @@ fn fits(input: usize, k: usize, pad: usize, dil: usize) -> bool {
 
 /// A pooling problem: input shape and window.
 fn pool_case() -> impl Strategy<Value = ([usize; 4], Pool2dConfig)> {
-    (
-        1usize..=2,
-        1usize..=3,
-        1usize..=7,
-        1usize..=7,
-        1usize..=3,
-        1usize..=3,
-        1usize..=4,
-        any::<bool>(),
-    )
+    (1usize..=2, 1usize..=3, 1usize..=7, 1usize..=7, 1usize..=3, 1usize..=3, 1usize..=4, any::<bool>())
         .prop_map(|(n, c, h, w, kh, kw, s, pad)| {
             let padding = if pad { (kh / 2, kw / 2) } else { (0, 0) };
-            (
-                [n, c, h, w],
-                Pool2dConfig {
-                    kernel: (kh, kw),
-                    stride: (s, s.max(1)),
-                    padding,
-                },
-            )
+            ([n, c, h, w], Pool2dConfig { kernel: (kh, kw), stride: (s, s.max(1)), padding })
         })
         .prop_filter("window fits", |(x, cfg)| {
             x[2] + 2 * cfg.padding.0 >= cfg.kernel.0 && x[3] + 2 * cfg.padding.1 >= cfg.kernel.1

@@ -6,27 +6,15 @@ use common::{check, positive, shape, tensor};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 24,
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases: 24, ..ProptestConfig::default() }
 }
 
 /// Two shapes that broadcast: `b` is `a` with some axes set to 1 and maybe leading axes dropped.
 fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    (
-        shape(3, 4),
-        proptest::collection::vec(any::<bool>(), 3),
-        0..3usize,
-    )
-        .prop_map(|(a, ones, drop)| {
-            let b: Vec<usize> = a
-                .iter()
-                .zip(&ones)
-                .map(|(&d, &one)| if one { 1 } else { d })
-                .collect();
-            (a, b[drop..].to_vec())
-        })
+    (shape(3, 4), proptest::collection::vec(any::<bool>(), 3), 0..3usize).prop_map(|(a, ones, drop)| {
+        let b: Vec<usize> = a.iter().zip(&ones).map(|(&d, &one)| if one { 1 } else { d }).collect();
+        (a, b[drop..].to_vec())
+    })
 }
 
 proptest! {

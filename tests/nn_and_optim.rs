@@ -1,8 +1,6 @@
 //! Layers, state names, BatchNorm train/eval behaviour and folding, optimisers, schedules, and overfitting a batch.
 
-use cnnlab::nn::{
-    self, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, ReLU, Sequential,
-};
+use cnnlab::nn::{self, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, ReLU, Sequential};
 use cnnlab::ops::pool::Pool2dConfig;
 use cnnlab::optim::{Adam, LrSchedule, Optimizer, Sgd};
 use cnnlab::{no_grad, Conv2dConfig, Tensor};
@@ -28,30 +26,16 @@ fn tiny_cnn(rng: &mut StdRng) -> Sequential {
 #[test]
 fn state_names_follow_pytorch_state_dict() {
     let mut model = tiny_cnn(&mut StdRng::seed_from_u64(0));
-    let names: Vec<String> = nn::state_tensors(&mut model)
-        .into_iter()
-        .map(|(n, _, _)| n)
-        .collect();
-    let bn = |i: usize| {
-        [
-            "weight",
-            "bias",
-            "running_mean",
-            "running_var",
-            "num_batches_tracked",
-        ]
-        .map(|s| format!("{i}.{s}"))
-    };
+    let names: Vec<String> = nn::state_tensors(&mut model).into_iter().map(|(n, _, _)| n).collect();
+    let bn =
+        |i: usize| ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|s| format!("{i}.{s}"));
     let mut expected = vec!["0.weight".to_string()];
     expected.extend(bn(1));
     expected.push("4.weight".into());
     expected.extend(bn(5));
     expected.extend(["9.weight".to_string(), "9.bias".to_string()]);
     assert_eq!(names, expected);
-    assert_eq!(
-        nn::parameter_count(&mut model),
-        8 * 27 + 16 + 16 * 72 + 32 + 16 * 4 + 4
-    );
+    assert_eq!(nn::parameter_count(&mut model), 8 * 27 + 16 + 16 * 72 + 32 + 16 * 4 + 4);
 }
 
 #[test]
@@ -69,9 +53,7 @@ fn batchnorm_running_averages_follow_pytorch() {
 fn batchnorm_train_and_eval_differ_as_they_should() {
     let mut bn = BatchNorm::new_2d(2);
     let mut rng = StdRng::seed_from_u64(1);
-    let batch = Tensor::<f32>::randn(&[8, 2, 3, 3], &mut rng)
-        .mul_scalar(3.0)
-        .add_scalar(2.0);
+    let batch = Tensor::<f32>::randn(&[8, 2, 3, 3], &mut rng).mul_scalar(3.0).add_scalar(2.0);
     // training: an image's output depends on the other images of the batch
     let full = bn.forward(&batch);
     let half = bn.forward(&batch.narrow(0, 0, 4));
@@ -93,10 +75,7 @@ fn folded_batchnorm_gives_the_same_eval_outputs() {
     for _ in 0..5 {
         // a few training steps so γ, β and the running statistics are not trivial
         let x = Tensor::randn(&[8, 3, 8, 8], &mut rng).add_scalar(0.5);
-        let grads = model
-            .forward(&x)
-            .cross_entropy(&[0, 1, 2, 3, 0, 1, 2, 3], 0.0)
-            .backward();
+        let grads = model.forward(&x).cross_entropy(&[0, 1, 2, 3, 0, 1, 2, 3], 0.0).backward();
         opt.step(&mut model, &grads);
     }
     model.set_training(false);
@@ -104,16 +83,8 @@ fn folded_batchnorm_gives_the_same_eval_outputs() {
     let unfolded = no_grad(|| model.forward(&x));
     assert_eq!(nn::fold_batchnorm(&mut model), 2);
     let folded = no_grad(|| model.forward(&x));
-    let max_diff = unfolded
-        .data()
-        .iter()
-        .zip(folded.data())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    assert!(
-        max_diff < 1e-4,
-        "folded and unfolded outputs differ by {max_diff}"
-    );
+    let max_diff = unfolded.data().iter().zip(folded.data()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(max_diff < 1e-4, "folded and unfolded outputs differ by {max_diff}");
     assert!(model.summary().contains("Identity"));
 }
 
@@ -149,12 +120,7 @@ fn trajectory(opt: &mut dyn Optimizer, steps: usize) -> Vec<f32> {
 #[test]
 fn sgd_nesterov_with_weight_decay_matches_hand_computation() {
     let (lr, mu, wd) = (0.1f32, 0.9f32, 0.01f32);
-    let got = trajectory(
-        &mut Sgd::new(lr as f64)
-            .momentum(mu as f64, true)
-            .weight_decay(wd as f64),
-        3,
-    );
+    let got = trajectory(&mut Sgd::new(lr as f64).momentum(mu as f64, true).weight_decay(wd as f64), 3);
     let (mut p, mut v) = (1.0f32, 0.0f32);
     for (step, &g) in got.iter().enumerate() {
         let d = p + wd * p;
@@ -176,24 +142,12 @@ fn adam_first_step_is_lr_times_sign_and_adamw_decays_directly() {
 fn schedules_hit_their_closed_forms() {
     let base = 0.1;
     assert_eq!(LrSchedule::Constant.lr_at(base, 50, 100), base);
-    assert!(
-        (LrSchedule::Step {
-            every: 10,
-            gamma: 0.5
-        }
-        .lr_at(base, 25, 100)
-            - 0.025)
-            .abs()
-            < 1e-12
-    );
+    assert!((LrSchedule::Step { every: 10, gamma: 0.5 }.lr_at(base, 25, 100) - 0.025).abs() < 1e-12);
     let cos = LrSchedule::Cosine { min_factor: 0.0 };
     assert!((cos.lr_at(base, 0, 100) - base).abs() < 1e-12);
     assert!((cos.lr_at(base, 50, 100) - base / 2.0).abs() < 1e-12);
     assert!(cos.lr_at(base, 100, 100).abs() < 1e-12);
-    let warm = LrSchedule::WarmupCosine {
-        warmup: 10,
-        min_factor: 0.0,
-    };
+    let warm = LrSchedule::WarmupCosine { warmup: 10, min_factor: 0.0 };
     assert!((warm.lr_at(base, 4, 100) - base * 0.5).abs() < 1e-12);
     assert!((warm.lr_at(base, 10, 100) - base).abs() < 1e-12);
     let one = LrSchedule::OneCycle { pct_start: 0.3 };

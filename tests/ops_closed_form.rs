@@ -7,10 +7,7 @@ use common::tensor;
 use proptest::prelude::*;
 
 fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()))
 }
 
 /// Direct convolution by its definition, seven nested loops, no cleverness.
@@ -73,23 +70,14 @@ fn bilinear_matches_pytorch_align_corners_false() {
     let expected = [1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3.0, 3.25, 3.75, 4.0];
     assert!(close(y.data(), &expected, 1e-12), "{:?}", y.data());
     let z = x.upsample_nearest((4, 3));
-    assert_eq!(
-        z.data(),
-        &[1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0, 3.0, 3.0, 4.0]
-    );
+    assert_eq!(z.data(), &[1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0, 3.0, 3.0, 4.0]);
 }
 
 #[test]
 fn pooling_known_values() {
     let x = Tensor::<f64>::from_vec((0..16).map(|v| v as f64).collect(), &[1, 1, 4, 4]);
-    assert_eq!(
-        x.max_pool2d(Pool2dConfig::new(2)).data(),
-        &[5.0, 7.0, 13.0, 15.0]
-    );
-    assert_eq!(
-        x.avg_pool2d(Pool2dConfig::new(2)).data(),
-        &[2.5, 4.5, 10.5, 12.5]
-    );
+    assert_eq!(x.max_pool2d(Pool2dConfig::new(2)).data(), &[5.0, 7.0, 13.0, 15.0]);
+    assert_eq!(x.avg_pool2d(Pool2dConfig::new(2)).data(), &[2.5, 4.5, 10.5, 12.5]);
     // padding counts as zeros in the average, never wins the max
     let neg = x.mul_scalar(-1.0).add_scalar(-1.0);
     let padded = Pool2dConfig::new(3).stride(3).padding(1);
@@ -103,19 +91,11 @@ fn softmax_and_cross_entropy_are_stable_at_extreme_logits() {
     let logits = Tensor::<f32>::from_vec(vec![1e4, -1e4, 0.0, -1e4, 1e4, 1e4], &[2, 3]).with_grad();
     let p = logits.softmax(1);
     assert!(p.data().iter().all(|v| v.is_finite()));
-    assert!(close(
-        &p.cast::<f64>().to_vec(),
-        &[1.0, 0.0, 0.0, 0.0, 0.5, 0.5],
-        1e-6
-    ));
+    assert!(close(&p.cast::<f64>().to_vec(), &[1.0, 0.0, 0.0, 0.0, 0.5, 0.5], 1e-6));
     let loss = logits.cross_entropy(&[0, 0], 0.0);
     // row 0 is certain and right (0); row 1 splits its mass over classes 1, 2: −log p₀ = 2e4 + ln 2
     let expected = (0.0 + 2e4 + 2f64.ln()) / 2.0;
-    assert!(
-        (loss.item() as f64 - expected).abs() < 1e-2,
-        "{}",
-        loss.item()
-    );
+    assert!((loss.item() as f64 - expected).abs() < 1e-2, "{}", loss.item());
     let grads = loss.backward();
     assert!(grads.wrt(&logits).data().iter().all(|v| v.is_finite()));
     let bce = logits.bce_with_logits(&Tensor::ones(&[2, 3]));
@@ -155,21 +135,13 @@ fn batch_norm_train_normalises_and_eval_uses_running_statistics() {
     let same = x.batch_norm_eval(&gamma, &beta, &stats.mean, &stats.var, 1e-5);
     assert!(close(same.data(), y.data(), 1e-12));
     // … and with other statistics it does not depend on the batch at all
-    let one_image = x
-        .narrow(0, 0, 1)
-        .batch_norm_eval(&gamma, &beta, &[1.0, 2.0], &[4.0, 9.0], 0.0);
+    let one_image = x.narrow(0, 0, 1).batch_norm_eval(&gamma, &beta, &[1.0, 2.0], &[4.0, 9.0], 0.0);
     let expected: Vec<f64> = x
         .narrow(0, 0, 1)
         .to_vec()
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            if i < 9 {
-                (v - 1.0) / 2.0
-            } else {
-                (v - 2.0) / 3.0
-            }
-        })
+        .map(|(i, v)| if i < 9 { (v - 1.0) / 2.0 } else { (v - 2.0) / 3.0 })
         .collect();
     assert!(close(one_image.data(), &expected, 1e-12));
 }
@@ -209,10 +181,7 @@ fn argmax_sum_max_values() {
 #[test]
 fn conv_backward_is_bit_identical_on_one_and_two_threads() {
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let x = tensor(&[19, 3, 9, 9], 1, 1.0).cast::<f32>().with_grad();
             let w = tensor(&[8, 3, 3, 3], 2, 1.0).cast::<f32>().with_grad();
@@ -225,13 +194,7 @@ fn conv_backward_is_bit_identical_on_one_and_two_threads() {
 }
 
 #[test]
-#[should_panic(
-    expected = "conv2d: input [1, 3, 8, 8] and weight [4, 2, 3, 3] do not match with groups=1"
-)]
+#[should_panic(expected = "conv2d: input [1, 3, 8, 8] and weight [4, 2, 3, 3] do not match with groups=1")]
 fn shape_errors_name_the_op_and_shapes() {
-    Tensor::<f32>::zeros(&[1, 3, 8, 8]).conv2d(
-        &Tensor::zeros(&[4, 2, 3, 3]),
-        None,
-        Conv2dConfig::default(),
-    );
+    Tensor::<f32>::zeros(&[1, 3, 8, 8]).conv2d(&Tensor::zeros(&[4, 2, 3, 3]), None, Conv2dConfig::default());
 }

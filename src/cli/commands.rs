@@ -34,11 +34,7 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
         schedule: args.schedule.clone(),
         label_smoothing: args.label_smoothing,
         normalization: args.normalization,
-        augment: Augment {
-            crop_padding: args.crop_padding,
-            flip: args.flip,
-            translate: args.translate,
-        },
+        augment: Augment { crop_padding: args.crop_padding, flip: args.flip, translate: args.translate },
         seed: args.seed,
         limit: args.limit,
         val: args.val,
@@ -92,27 +88,18 @@ pub fn evaluate_run(run_path: &Path, data: Option<&str>) -> Result<Evaluation> {
     }
     let probs = predict(&mut model, &test, &meta.preprocessing, 256);
     let evaluation = evaluate(&probs, &test.labels, &meta.classes);
-    save_png(
-        &run.path.join("confusion.png"),
-        &evaluation.confusion_image(),
-    )?;
+    save_png(&run.path.join("confusion.png"), &evaluation.confusion_image())?;
     if let Some(roc) = &evaluation.roc {
         save_png(&run.path.join("roc.png"), &roc_image(roc))?;
     }
     let json = serde_json::to_string_pretty(&evaluation).expect("plain data serialises");
-    write_atomic(&run.path.join("eval.json"), |w| {
-        w.write_all(json.as_bytes())
-    })?;
+    write_atomic(&run.path.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(evaluation)
 }
 
 /// Prints an evaluation as text.
 fn print_evaluation(e: &Evaluation) {
-    println!(
-        "accuracy {:.2}%  (mean cross-entropy {:.4})",
-        100.0 * e.accuracy,
-        e.loss
-    );
+    println!("accuracy {:.2}%  (mean cross-entropy {:.4})", 100.0 * e.accuracy, e.loss);
     for (name, acc) in e.classes.iter().zip(&e.per_class_accuracy) {
         println!("  {name:>12}: {:6.2}%", 100.0 * acc);
     }
@@ -136,10 +123,7 @@ pub fn eval(run: &Path, data: Option<&str>, json: bool) -> Result<i32> {
         println!("{v}");
     } else {
         print_evaluation(&e);
-        println!(
-            "wrote {} and eval.json",
-            run.join("confusion.png").display()
-        );
+        println!("wrote {} and eval.json", run.join("confusion.png").display());
     }
     Ok(0)
 }
@@ -169,10 +153,7 @@ pub fn demo(out: &Path) -> Result<i32> {
     let started = std::time::Instant::now();
     let run = RunDir::new(out);
     if out.join("config.json").exists() {
-        return Err(Error::file(
-            out,
-            "already holds a run; remove it or pass another --out",
-        ));
+        return Err(Error::file(out, "already holds a run; remove it or pass another --out"));
     }
     install_ctrlc();
     if let Outcome::Interrupted(_) = train::train(&demo_config(), &run, false, &STOP)? {
@@ -193,10 +174,7 @@ pub fn demo(out: &Path) -> Result<i32> {
 pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool) -> Result<i32> {
     let r = cnnlab::bench::run(model, batch, steps, 2, threads);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(&r).expect("plain numbers serialise")
-        );
+        println!("{}", serde_json::to_string(&r).expect("plain numbers serialise"));
     } else {
         println!(
             "{} batch {} threads {}: train {:.1} images/s, inference {:.1} images/s, peak RSS {:.0} MiB",

@@ -81,6 +81,7 @@ pub struct TrainArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model; the run folder receives checkpoints, metrics.jsonl and curves.png.
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Evaluate a run's best checkpoint on a test split: accuracy, confusion matrix, ROC for two classes.
     Eval {
@@ -125,24 +126,17 @@ fn parse<T: std::str::FromStr<Err = cnnlab::io::Error>>(s: &str) -> std::result:
 /// Parses the command line and runs the subcommand; returns the process exit code.
 pub fn run() -> Result<i32> {
     let cli = Cli::parse();
-    let threads = cli
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         return Err(cnnlab::io::Error::msg("--threads: must be at least 1"));
     }
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global();
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     match cli.command {
         Command::Train(args) => commands::train(args),
         Command::Eval { run, data, json } => commands::eval(&run, data.as_deref(), json),
         Command::Demo { out } => commands::demo(&out),
-        Command::Bench {
-            model,
-            batch,
-            steps,
-            json,
-        } => commands::bench(model, batch as usize, steps as usize, threads, json),
+        Command::Bench { model, batch, steps, json } => {
+            commands::bench(model, batch as usize, steps as usize, threads, json)
+        }
     }
 }

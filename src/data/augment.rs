@@ -23,11 +23,7 @@ impl Augment {
 
     /// Crop with padding 4 and horizontal flips: the usual CIFAR recipe.
     pub fn standard() -> Self {
-        Augment {
-            crop_padding: 4,
-            flip: true,
-            translate: 0,
-        }
+        Augment { crop_padding: 4, flip: true, translate: 0 }
     }
 
     /// True when nothing would change.
@@ -38,14 +34,7 @@ impl Augment {
     // ANCHOR: apply
     /// Augments a normalised CHW image in place. The random choices come from
     /// (seed, epoch, index), so a run is reproducible on any number of threads.
-    pub fn apply(
-        &self,
-        image: &mut [f32],
-        (c, h, w): (usize, usize, usize),
-        seed: u64,
-        epoch: usize,
-        index: usize,
-    ) {
+    pub fn apply(&self, image: &mut [f32], (c, h, w): (usize, usize, usize), seed: u64, epoch: usize, index: usize) {
         if self.is_none() {
             return;
         }
@@ -67,11 +56,8 @@ impl Augment {
                     let sy = (y + dy).clamp(0, h as isize - 1) + crop_dy;
                     let sx = (x_flipped + dx).clamp(0, w as isize - 1) + crop_dx;
                     let inside = sy >= 0 && sx >= 0 && sy < h as isize && sx < w as isize;
-                    image[ch * h * w + (y as usize) * w + x as usize] = if inside {
-                        plane[sy as usize * w + sx as usize]
-                    } else {
-                        0.0
-                    };
+                    image[ch * h * w + (y as usize) * w + x as usize] =
+                        if inside { plane[sy as usize * w + sx as usize] } else { 0.0 };
                 }
             }
         }

@@ -6,37 +6,21 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The classes in the official label order (also alphabetical).
-pub const CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+pub const CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 /// Bytes per record: 1 label + 32·32·3 pixels.
 pub const RECORD: usize = 1 + 3072;
 
 /// Training batch files, in order.
-pub const TRAIN_FILES: [&str; 5] = [
-    "data_batch_1.bin",
-    "data_batch_2.bin",
-    "data_batch_3.bin",
-    "data_batch_4.bin",
-    "data_batch_5.bin",
-];
+pub const TRAIN_FILES: [&str; 5] =
+    ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 
 /// The test batch file.
 pub const TEST_FILE: &str = "test_batch.bin";
 
 /// What to do when no CIFAR-10 copy is found.
-pub const NOT_FOUND_HELP: &str =
-    "CIFAR-10 not found. Run `cnnlab download cifar10`, or put the official \
+pub const NOT_FOUND_HELP: &str = "CIFAR-10 not found. Run `cnnlab download cifar10`, or put the official \
 cifar-10-binary.tar.gz (or its extracted cifar-10-batches-bin folder) in ~/.cache/cnnlab/, \
 or pass --data PATH to a copy (official binaries or an image-folder tree, folder or .tar.gz)";
 
@@ -45,9 +29,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CNNLAB_CACHE") {
         return dir.into();
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ".".into());
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| ".".into());
     home.join(".cache").join("cnnlab")
 }
 
@@ -82,33 +64,27 @@ pub fn looks_like_binary(path: &Path) -> Result<bool> {
 
 /// The folder holding `data_batch_1.bin`: `dir` itself or `dir/cifar-10-batches-bin`.
 fn batch_dir(dir: &Path) -> Option<PathBuf> {
-    [dir.to_path_buf(), dir.join("cifar-10-batches-bin")]
-        .into_iter()
-        .find(|d| d.join(TRAIN_FILES[0]).is_file())
+    [dir.to_path_buf(), dir.join("cifar-10-batches-bin")].into_iter().find(|d| d.join(TRAIN_FILES[0]).is_file())
 }
 
 // ANCHOR: parse
 /// Parses one batch file's bytes into a dataset; `name` is used in errors.
 pub fn parse_batch(name: &Path, bytes: &[u8]) -> Result<Dataset> {
     if bytes.is_empty() || bytes.len() % RECORD != 0 {
-        return Err(Error::file(name, format!(
-            "{} bytes is not a whole number of {RECORD}-byte CIFAR-10 records (truncated or not a CIFAR-10 batch)",
-            bytes.len()
-        )));
+        return Err(Error::file(
+            name,
+            format!(
+                "{} bytes is not a whole number of {RECORD}-byte CIFAR-10 records (truncated or not a CIFAR-10 batch)",
+                bytes.len()
+            ),
+        ));
     }
-    let mut data = Dataset {
-        classes: CLASSES.map(String::from).to_vec(),
-        shape: [3, 32, 32],
-        ..Dataset::default()
-    };
+    let mut data = Dataset { classes: CLASSES.map(String::from).to_vec(), shape: [3, 32, 32], ..Dataset::default() };
     data.images.reserve(bytes.len() / RECORD * 3072);
     for (i, record) in bytes.chunks_exact(RECORD).enumerate() {
         let label = record[0] as usize;
         if label >= CLASSES.len() {
-            return Err(Error::file(
-                name,
-                format!("record {i} has label {label}; CIFAR-10 labels are 0–9"),
-            ));
+            return Err(Error::file(name, format!("record {i} has label {label}; CIFAR-10 labels are 0–9")));
         }
         data.labels.push(label);
         data.images.extend_from_slice(&record[1..]); // already CHW: 1024 R, 1024 G, 1024 B
@@ -134,51 +110,29 @@ pub fn load_binary(path: &Path) -> Result<Splits> {
     let mut files: HashMap<String, (PathBuf, Vec<u8>)> = HashMap::new();
     let wanted = |name: &str| TRAIN_FILES.contains(&name) || name == TEST_FILE;
     if path.is_dir() {
-        let dir = batch_dir(path).ok_or_else(|| {
-            Error::file(
-                path,
-                format!("no {} here or in cifar-10-batches-bin/", TRAIN_FILES[0]),
-            )
-        })?;
+        let dir = batch_dir(path)
+            .ok_or_else(|| Error::file(path, format!("no {} here or in cifar-10-batches-bin/", TRAIN_FILES[0])))?;
         for name in TRAIN_FILES.iter().chain([&TEST_FILE]) {
             let file = dir.join(name);
-            let bytes = std::fs::read(&file)
-                .map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
             files.insert(name.to_string(), (file, bytes));
         }
     } else {
         archive::for_each_member(path, |member, read| {
             let base = member.rsplit('/').next().unwrap_or(member).to_string();
             if wanted(&base) {
-                files.insert(
-                    base,
-                    (
-                        PathBuf::from(format!("{}:{member}", path.display())),
-                        read()?,
-                    ),
-                );
+                files.insert(base, (PathBuf::from(format!("{}:{member}", path.display())), read()?));
             }
             Ok(true)
         })?;
     }
     let mut take = |name: &str| -> Result<Dataset> {
-        let (file, bytes) = files
-            .remove(name)
-            .ok_or_else(|| Error::file(path, format!("{name} is missing")))?;
+        let (file, bytes) = files.remove(name).ok_or_else(|| Error::file(path, format!("{name} is missing")))?;
         parse_batch(&file, &bytes)
     };
-    let train = concat(
-        TRAIN_FILES
-            .iter()
-            .map(|n| take(n))
-            .collect::<Result<Vec<_>>>()?,
-    );
+    let train = concat(TRAIN_FILES.iter().map(|n| take(n)).collect::<Result<Vec<_>>>()?);
     let test = take(TEST_FILE)?;
-    Ok(Splits {
-        source: path.display().to_string(),
-        train,
-        test,
-    })
+    Ok(Splits { source: path.display().to_string(), train, test })
 }
 
 /// Encodes images and labels as a binary batch (for tests and for exporting).

@@ -11,17 +11,14 @@ type Found = BTreeMap<String, Vec<(String, Vec<u8>)>>;
 
 fn is_image(name: &str) -> bool {
     let lower = name.to_lowercase();
-    [".png", ".jpg", ".jpeg"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
+    [".png", ".jpg", ".jpeg"].iter().any(|ext| lower.ends_with(ext))
 }
 
 /// Splits `…/train/cat/0001.jpg` into ("train", "cat"); `None` for other paths.
 fn split_and_class(member: &str) -> Option<(&str, &str)> {
     let parts: Vec<&str> = member.split('/').filter(|p| !p.is_empty()).collect();
     let n = parts.len();
-    (n >= 3 && (parts[n - 3] == "train" || parts[n - 3] == "test"))
-        .then(|| (parts[n - 3], parts[n - 2]))
+    (n >= 3 && (parts[n - 3] == "train" || parts[n - 3] == "test")).then(|| (parts[n - 3], parts[n - 2]))
 }
 
 /// Loads both splits from a folder (or one holding a single subfolder that has them) or an archive.
@@ -29,15 +26,8 @@ pub fn load(path: &Path) -> Result<Splits> {
     let (mut train, mut test) = (Found::new(), Found::new());
     let mut add = |member: &str, bytes: Vec<u8>| {
         if let Some((split, class)) = split_and_class(member) {
-            let target = if split == "train" {
-                &mut train
-            } else {
-                &mut test
-            };
-            target
-                .entry(class.to_string())
-                .or_default()
-                .push((member.to_string(), bytes));
+            let target = if split == "train" { &mut train } else { &mut test };
+            target.entry(class.to_string()).or_default().push((member.to_string(), bytes));
         }
     };
     if path.is_dir() {
@@ -53,10 +43,7 @@ pub fn load(path: &Path) -> Result<Splits> {
             Ok(true)
         })?;
     } else {
-        return Err(Error::file(
-            path,
-            "expected a folder, a .tar.gz archive, or CIFAR-10 binary batches",
-        ));
+        return Err(Error::file(path, "expected a folder, a .tar.gz archive, or CIFAR-10 binary batches"));
     }
     check_classes(path, &train, &test)?;
     let train = decode_split(path, train)?;
@@ -64,17 +51,10 @@ pub fn load(path: &Path) -> Result<Splits> {
     if train.shape != test.shape {
         return Err(Error::file(
             path,
-            format!(
-                "train images are {:?} but test images are {:?}",
-                train.shape, test.shape
-            ),
+            format!("train images are {:?} but test images are {:?}", train.shape, test.shape),
         ));
     }
-    Ok(Splits {
-        source: path.display().to_string(),
-        train,
-        test,
-    })
+    Ok(Splits { source: path.display().to_string(), train, test })
 }
 
 /// `path` itself when it has `train/`, else its only subfolder that has one.
@@ -89,10 +69,7 @@ fn find_root(path: &Path) -> Result<PathBuf> {
         .collect();
     match &subdirs[..] {
         [one] => Ok(one.clone()),
-        _ => Err(Error::file(
-            path,
-            "no train/ folder here (expected train/<class>/*.png|jpg and test/<class>/…)",
-        )),
+        _ => Err(Error::file(path, "no train/ folder here (expected train/<class>/*.png|jpg and test/<class>/…)")),
     }
 }
 
@@ -110,12 +87,8 @@ fn walk_split(root: &Path, split: &str, add: &mut impl FnMut(&str, Vec<u8>)) -> 
         return Err(Error::file(&dir, "missing folder"));
     }
     for class_dir in list(&dir)?.into_iter().filter(|p| p.is_dir()) {
-        for file in list(&class_dir)?
-            .into_iter()
-            .filter(|p| is_image(&p.to_string_lossy()))
-        {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
+        for file in list(&class_dir)?.into_iter().filter(|p| is_image(&p.to_string_lossy())) {
+            let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
             let class = class_dir.file_name().unwrap_or_default().to_string_lossy();
             let name = file.file_name().unwrap_or_default().to_string_lossy();
             add(&format!("{split}/{class}/{name}"), bytes);
@@ -127,17 +100,11 @@ fn walk_split(root: &Path, split: &str, add: &mut impl FnMut(&str, Vec<u8>)) -> 
 /// Both splits must have the same, non-empty classes.
 fn check_classes(path: &Path, train: &Found, test: &Found) -> Result<()> {
     if train.is_empty() {
-        return Err(Error::file(
-            path,
-            "no images under train/<class>/ (png or jpg)",
-        ));
+        return Err(Error::file(path, "no images under train/<class>/ (png or jpg)"));
     }
     for (split, found, other) in [("test", test, train), ("train", train, test)] {
         if let Some(missing) = other.keys().find(|c| !found.contains_key(*c)) {
-            return Err(Error::file(
-                path,
-                format!("class folder {split}/{missing}/ is missing or has no images"),
-            ));
+            return Err(Error::file(path, format!("class folder {split}/{missing}/ is missing or has no images")));
         }
     }
     Ok(())
@@ -163,19 +130,12 @@ fn decode_split(path: &Path, found: Found) -> Result<Dataset> {
     let Some((w, h)) = decoded.first().map(|d| d.2.dimensions()) else {
         return Err(Error::file(path, "a split has no images"));
     };
-    let mut data = Dataset {
-        classes,
-        shape: [3, h as usize, w as usize],
-        ..Dataset::default()
-    };
+    let mut data = Dataset { classes, shape: [3, h as usize, w as usize], ..Dataset::default() };
     data.images.reserve(decoded.len() * 3 * (w * h) as usize);
     for (label, name, img) in decoded {
         if img.dimensions() != (w, h) {
             let (iw, ih) = img.dimensions();
-            return Err(Error::file(
-                path,
-                format!("{name} is {iw}x{ih}, but the other images are {w}x{h}"),
-            ));
+            return Err(Error::file(path, format!("{name} is {iw}x{ih}, but the other images are {w}x{h}")));
         }
         for c in 0..3 {
             data.images.extend(img.pixels().map(|p| p.0[c])); // HWC → CHW, one plane at a time

@@ -134,11 +134,7 @@ impl std::str::FromStr for DataSpec {
             "shapes" => DataSpec::Shapes,
             "shapes-binary" => DataSpec::ShapesBinary,
             "cifar10" => DataSpec::Cifar10,
-            "" => {
-                return Err(Error::msg(
-                    "--data: empty; use shapes, shapes-binary, cifar10 or a path",
-                ))
-            }
+            "" => return Err(Error::msg("--data: empty; use shapes, shapes-binary, cifar10 or a path")),
             path => DataSpec::Path(path.into()),
         })
     }
@@ -168,10 +164,7 @@ pub fn load(spec: &DataSpec, seed: u64) -> Result<Splits> {
     match spec {
         DataSpec::Shapes | DataSpec::ShapesBinary => {
             let binary = *spec == DataSpec::ShapesBinary;
-            let cfg = shapes::ShapesConfig {
-                binary,
-                ..shapes::ShapesConfig::default()
-            };
+            let cfg = shapes::ShapesConfig { binary, ..shapes::ShapesConfig::default() };
             Ok(Splits {
                 source: spec.to_string(),
                 train: shapes::generate(&cfg, SHAPES_TRAIN, seed),

@@ -71,12 +71,7 @@ impl Preprocessing {
             })
             .collect::<Vec<_>>()
             .into_iter()
-            .reduce(|a, b| {
-                a.iter()
-                    .zip(&b)
-                    .map(|(x, y)| (x.0 + y.0, x.1 + y.1))
-                    .collect()
-            })
+            .reduce(|a, b| a.iter().zip(&b).map(|(x, y)| (x.0 + y.0, x.1 + y.1)).collect())
             .unwrap_or_else(|| vec![(0.0, 0.0); c * h * w]);
         let per_channel = |k: usize| -> (f64, f64) {
             let plane = &sums[k * h * w..(k + 1) * h * w];
@@ -94,12 +89,7 @@ impl Preprocessing {
             Normalization::ChannelMeanStd => channel.iter().map(|m| m.1 as f32).collect(),
             _ => vec![1.0; c],
         };
-        Preprocessing {
-            mode,
-            shape: train.shape,
-            mean,
-            std,
-        }
+        Preprocessing { mode, shape: train.shape, mean, std }
     }
     // ANCHOR_END: fit
 
@@ -109,11 +99,7 @@ impl Preprocessing {
         let [_, h, w] = self.shape;
         for (i, (o, &v)) in out.iter_mut().zip(image).enumerate() {
             let channel = i / (h * w);
-            let mean = if self.mode == Normalization::MeanImage {
-                self.mean[i]
-            } else {
-                self.mean[channel]
-            };
+            let mean = if self.mode == Normalization::MeanImage { self.mean[i] } else { self.mean[channel] };
             *o = (v as f32 / 255.0 - mean) / self.std[channel];
         }
     }
@@ -127,14 +113,8 @@ impl Preprocessing {
             .enumerate()
             .map(|(i, &v)| {
                 let channel = i / (h * w);
-                let mean = if self.mode == Normalization::MeanImage {
-                    self.mean[i]
-                } else {
-                    self.mean[channel]
-                };
-                ((v * self.std[channel] + mean) * 255.0)
-                    .round()
-                    .clamp(0.0, 255.0) as u8
+                let mean = if self.mode == Normalization::MeanImage { self.mean[i] } else { self.mean[channel] };
+                ((v * self.std[channel] + mean) * 255.0).round().clamp(0.0, 255.0) as u8
             })
             .collect()
     }

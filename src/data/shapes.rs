@@ -15,18 +15,8 @@ use rayon::prelude::*;
 use std::f32::consts::PI;
 
 /// The ten classes, index = label.
-pub const CLASSES: [&str; 10] = [
-    "circle",
-    "square",
-    "triangle",
-    "cross",
-    "star",
-    "ring",
-    "hexagon",
-    "diamond",
-    "crescent",
-    "semicircle",
-];
+pub const CLASSES: [&str; 10] =
+    ["circle", "square", "triangle", "cross", "star", "ring", "hexagon", "diamond", "crescent", "semicircle"];
 
 /// The two classes of the binary variant (they differ only in their outline).
 pub const BINARY_CLASSES: [&str; 2] = ["circle", "hexagon"];
@@ -46,12 +36,7 @@ pub struct ShapesConfig {
 
 impl Default for ShapesConfig {
     fn default() -> Self {
-        ShapesConfig {
-            size: 32,
-            binary: false,
-            strokes: 4,
-            noise: 10.0,
-        }
+        ShapesConfig { size: 32, binary: false, strokes: 4, noise: 10.0 }
     }
 }
 
@@ -117,16 +102,10 @@ impl Shape {
             "cross" => (Outline::Cross, vec![]),
             "crescent" => (Outline::Crescent, vec![]),
             "semicircle" => (Outline::Semicircle, vec![]),
-            "square" => (
-                Outline::Polygon,
-                vec![[-0.7, -0.7], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7]],
-            ),
+            "square" => (Outline::Polygon, vec![[-0.7, -0.7], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7]]),
             "triangle" => (Outline::Polygon, polygon(3, 1.0)),
             "hexagon" => (Outline::Polygon, polygon(6, 0.95)),
-            "diamond" => (
-                Outline::Polygon,
-                vec![[0.0, -1.0], [0.55, 0.0], [0.0, 1.0], [-0.55, 0.0]],
-            ),
+            "diamond" => (Outline::Polygon, vec![[0.0, -1.0], [0.55, 0.0], [0.0, 1.0], [-0.55, 0.0]]),
             "star" => (Outline::Polygon, star()),
             other => panic!("shapes: unknown class {other}"),
         };
@@ -138,11 +117,7 @@ impl Shape {
             "circle" | "ring" | "crescent" => polygon(4, 0.9),
             _ => corners.clone(),
         };
-        Shape {
-            outline,
-            corners,
-            keypoints,
-        }
+        Shape { outline, corners, keypoints }
     }
 
     /// Is the point (u, v) of the shape's frame inside the shape?
@@ -151,9 +126,7 @@ impl Shape {
         match self.outline {
             Outline::Circle => r2 <= 0.85 * 0.85,
             Outline::Ring => (0.55 * 0.55..=0.95 * 0.95).contains(&r2),
-            Outline::Cross => {
-                (u.abs() <= 0.27 && v.abs() <= 0.95) || (v.abs() <= 0.27 && u.abs() <= 0.95)
-            }
+            Outline::Cross => (u.abs() <= 0.27 && v.abs() <= 0.95) || (v.abs() <= 0.27 && u.abs() <= 0.95),
             Outline::Crescent => r2 <= 0.9 * 0.9 && (u - 0.4).powi(2) + v * v > 0.7 * 0.7,
             Outline::Semicircle => r2 <= 0.95 * 0.95 && v >= 0.0,
             Outline::Polygon => inside_polygon(&self.corners, u, v),
@@ -167,18 +140,13 @@ type Rendered = (Vec<u8>, usize, BBox, Vec<[f32; 2]>);
 
 /// Generates `count` images with labels, boxes and keypoints.
 pub fn generate(cfg: &ShapesConfig, count: usize, seed: u64) -> Dataset {
-    let classes: Vec<&'static str> = if cfg.binary {
-        BINARY_CLASSES.to_vec()
-    } else {
-        CLASSES.to_vec()
-    };
+    let classes: Vec<&'static str> = if cfg.binary { BINARY_CLASSES.to_vec() } else { CLASSES.to_vec() };
     let shapes: Vec<Shape> = classes.iter().map(|&c| Shape::new(c)).collect();
     let rendered: Vec<Rendered> = (0..count)
         .into_par_iter()
         .with_min_len(64)
         .map(|i| {
-            let mut rng =
-                StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64);
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64);
             let label = rng.random_range(0..shapes.len());
             let (pixels, bbox, keypoints) = render(cfg, &shapes[label], &mut rng);
             (pixels, label, bbox, keypoints)
@@ -202,11 +170,7 @@ pub fn generate(cfg: &ShapesConfig, count: usize, seed: u64) -> Dataset {
 fn contrasting_colour(background: f32, rng: &mut StdRng) -> [f32; 3] {
     let hue = rng.random::<f32>() * 6.0;
     let bright = background < 128.0;
-    let (hi, lo) = if bright {
-        (255.0, rng.random_range(90.0..160.0))
-    } else {
-        (rng.random_range(60.0..120.0), 0.0)
-    };
+    let (hi, lo) = if bright { (255.0, rng.random_range(90.0..160.0)) } else { (rng.random_range(60.0..120.0), 0.0) };
     let f = hue.fract();
     let mix = lo + (hi - lo) * f;
     let fall = hi - (hi - lo) * f;
@@ -240,10 +204,7 @@ fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox
     draw_distractors(cfg, &mut img, rng);
     // the object: position, size, rotation, colour
     let radius = rng.random_range(0.2 * sf..0.32 * sf);
-    let (cx, cy) = (
-        rng.random_range(radius..sf - radius),
-        rng.random_range(radius..sf - radius),
-    );
+    let (cx, cy) = (rng.random_range(radius..sf - radius), rng.random_range(radius..sf - radius));
     let angle = rng.random::<f32>() * 2.0 * PI;
     let (sin, cos) = angle.sin_cos();
     let grey = base.iter().sum::<f32>() / 3.0;
@@ -254,8 +215,7 @@ fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox
     };
     let (mut x0, mut y0, mut x1, mut y1) = (s, s, 0, 0);
     // only pixels within the circle that circumscribes the shape can be covered
-    let span =
-        |c: f32| (c - radius - 1.0).max(0.0) as usize..((c + radius + 1.0).ceil() as usize).min(s);
+    let span = |c: f32| (c - radius - 1.0).max(0.0) as usize..((c + radius + 1.0).ceil() as usize).min(s);
     for y in span(cy) {
         for x in span(cx) {
             let hits = [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)]
@@ -277,26 +237,13 @@ fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox
             }
         }
     }
-    let bbox = BBox {
-        x0: x0 as f32,
-        y0: y0 as f32,
-        x1: x1 as f32,
-        y1: y1 as f32,
-    };
+    let bbox = BBox { x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 };
     let keypoints = shape
         .keypoints
         .iter()
-        .map(|&[u, v]| {
-            [
-                cx + radius * (cos * u - sin * v),
-                cy + radius * (sin * u + cos * v),
-            ]
-        })
+        .map(|&[u, v]| [cx + radius * (cos * u - sin * v), cy + radius * (sin * u + cos * v)])
         .collect();
-    let bytes = img
-        .iter()
-        .map(|&v| (v + cfg.noise * noise(rng)).round().clamp(0.0, 255.0) as u8)
-        .collect();
+    let bytes = img.iter().map(|&v| (v + cfg.noise * noise(rng)).round().clamp(0.0, 255.0) as u8).collect();
     (bytes, bbox, keypoints)
 }
 // ANCHOR_END: render
@@ -316,18 +263,13 @@ fn draw_distractors(cfg: &ShapesConfig, img: &mut [f32], rng: &mut StdRng) {
         let (xi, yi) = (x.floor() as isize, y.floor() as isize);
         if xi >= 0 && yi >= 0 && (xi as usize) < s && (yi as usize) < s {
             let at = yi as usize * s + xi as usize;
-            (0..3).for_each(|c| {
-                img[c * s * s + at] = (1.0 - alpha) * img[c * s * s + at] + alpha * colour[c]
-            });
+            (0..3).for_each(|c| img[c * s * s + at] = (1.0 - alpha) * img[c * s * s + at] + alpha * colour[c]);
         }
     };
     for _ in 0..rng.random_range(1..=cfg.strokes.max(1)) {
         let colour: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0..255.0));
         let (x, y) = (rng.random_range(0.0..sf), rng.random_range(0.0..sf));
-        let (a, len) = (
-            rng.random::<f32>() * 2.0 * PI,
-            rng.random_range(0.3 * sf..0.9 * sf),
-        );
+        let (a, len) = (rng.random::<f32>() * 2.0 * PI, rng.random_range(0.3 * sf..0.9 * sf));
         let steps = (len * 2.0) as usize;
         for k in 0..steps {
             let t = k as f32 / 2.0;
@@ -358,12 +300,7 @@ mod tests {
             assert!(bbox.area() >= 25.0, "object too small: {bbox:?}");
             assert!(bbox.x1 <= 32.0 && bbox.y1 <= 32.0);
             for &[x, y] in kps {
-                assert!(
-                    x >= bbox.x0 - 2.0
-                        && x <= bbox.x1 + 2.0
-                        && y >= bbox.y0 - 2.0
-                        && y <= bbox.y1 + 2.0
-                );
+                assert!(x >= bbox.x0 - 2.0 && x <= bbox.x1 + 2.0 && y >= bbox.y0 - 2.0 && y <= bbox.y1 + 2.0);
             }
         }
         assert_ne!(generate(&cfg, 5, 8).images, generate(&cfg, 5, 7).images);
@@ -372,19 +309,8 @@ mod tests {
     #[test]
     fn classes_are_balanced_and_binary_has_two() {
         let d = generate(&ShapesConfig::default(), 2000, 1);
-        assert!(
-            d.class_counts().iter().all(|&c| (150..250).contains(&c)),
-            "{:?}",
-            d.class_counts()
-        );
-        let b = generate(
-            &ShapesConfig {
-                binary: true,
-                ..ShapesConfig::default()
-            },
-            100,
-            1,
-        );
+        assert!(d.class_counts().iter().all(|&c| (150..250).contains(&c)), "{:?}", d.class_counts());
+        let b = generate(&ShapesConfig { binary: true, ..ShapesConfig::default() }, 100, 1);
         assert_eq!(b.classes, ["circle", "hexagon"]);
     }
 }

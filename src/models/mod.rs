@@ -30,12 +30,7 @@ pub enum Arch {
 
 impl Arch {
     /// Every architecture, in the order `--help` lists them.
-    pub const ALL: [Arch; 4] = [
-        Arch::SmallCnn,
-        Arch::SmallCnnGmp,
-        Arch::ResNet20,
-        Arch::VggFc,
-    ];
+    pub const ALL: [Arch; 4] = [Arch::SmallCnn, Arch::SmallCnnGmp, Arch::ResNet20, Arch::VggFc];
 
     /// The name used on the command line and in checkpoints.
     pub fn name(self) -> &'static str {
@@ -66,16 +61,10 @@ impl fmt::Display for Arch {
 impl FromStr for Arch {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Arch::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Arch::ALL.iter().map(|a| a.name()).collect();
-                Error::msg(format!(
-                    "unknown model '{s}'; choose one of: {}",
-                    names.join(", ")
-                ))
-            })
+        Arch::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            let names: Vec<_> = Arch::ALL.iter().map(|a| a.name()).collect();
+            Error::msg(format!("unknown model '{s}'; choose one of: {}", names.join(", ")))
+        })
     }
 }
 
@@ -100,9 +89,7 @@ impl Model {
     pub fn new(arch: Arch, num_classes: usize, input: [usize; 3], seed: u64) -> Result<Model> {
         let [c, h, w] = input;
         if num_classes < 2 {
-            return Err(Error::msg(format!(
-                "{arch}: needs at least 2 classes, got {num_classes}"
-            )));
+            return Err(Error::msg(format!("{arch}: needs at least 2 classes, got {num_classes}")));
         }
         let min = if arch == Arch::VggFc { 8 } else { 4 };
         if h < min || w < min || (arch == Arch::VggFc && (h % 8 != 0 || w % 8 != 0)) {
@@ -117,12 +104,13 @@ impl Model {
             Arch::ResNet20 => Box::new(ResNet::resnet20(c, num_classes, &mut rng)),
             Arch::VggFc => Box::new(small::vgg_fc(c, num_classes, (h, w), &mut rng)),
         };
-        Ok(Model {
-            arch,
-            num_classes,
-            input,
-            net,
-        })
+        Ok(Model { arch, num_classes, input, net })
+    }
+}
+
+impl fmt::Debug for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 
@@ -130,12 +118,7 @@ impl Module for Model {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         self.net.forward(x)
     }
-    fn forward_inspect(
-        &mut self,
-        x: &Tensor,
-        name: &str,
-        inspect: &mut dyn FnMut(&str, &Tensor),
-    ) -> Tensor {
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
         self.net.forward_inspect(x, name, inspect)
     }
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
@@ -145,10 +128,7 @@ impl Module for Model {
         self.net.set_training(training)
     }
     fn describe(&self) -> String {
-        format!(
-            "{} ({} classes, input {:?})",
-            self.arch, self.num_classes, self.input
-        )
+        format!("{} ({} classes, input {:?})", self.arch, self.num_classes, self.input)
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

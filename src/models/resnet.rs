@@ -70,11 +70,7 @@ impl Module for BasicBlock {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "BasicBlock({}, stride {})",
-            self.conv1.describe(),
-            self.stride
-        )
+        format!("BasicBlock({}, stride {})", self.conv1.describe(), self.stride)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -123,12 +119,7 @@ impl Module for ResNet {
         self.forward_inspect(x, "", &mut |_, _| {})
     }
 
-    fn forward_inspect(
-        &mut self,
-        x: &Tensor,
-        name: &str,
-        inspect: &mut dyn FnMut(&str, &Tensor),
-    ) -> Tensor {
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
         let mut h = self.bn1.forward(&self.conv1.forward(x)).relu();
         inspect(&child_name(name, "stem"), &h);
         for (stage, stage_name) in self.layers.iter_mut().zip(STAGES) {
@@ -152,9 +143,7 @@ impl Module for ResNet {
 
     fn set_training(&mut self, training: bool) {
         self.bn1.set_training(training);
-        self.layers
-            .iter_mut()
-            .for_each(|s| s.set_training(training));
+        self.layers.iter_mut().for_each(|s| s.set_training(training));
     }
 
     fn describe(&self) -> String {

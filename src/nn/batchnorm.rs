@@ -107,31 +107,11 @@ impl Module for BatchNorm {
     // ANCHOR_END: forward
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
-        f(
-            &format!("{prefix}weight"),
-            &mut self.gamma,
-            StateKind::Parameter,
-        );
-        f(
-            &format!("{prefix}bias"),
-            &mut self.beta,
-            StateKind::Parameter,
-        );
-        f(
-            &format!("{prefix}running_mean"),
-            &mut self.running_mean,
-            StateKind::Buffer,
-        );
-        f(
-            &format!("{prefix}running_var"),
-            &mut self.running_var,
-            StateKind::Buffer,
-        );
-        f(
-            &format!("{prefix}num_batches_tracked"),
-            &mut self.num_batches_tracked,
-            StateKind::Counter,
-        );
+        f(&format!("{prefix}weight"), &mut self.gamma, StateKind::Parameter);
+        f(&format!("{prefix}bias"), &mut self.beta, StateKind::Parameter);
+        f(&format!("{prefix}running_mean"), &mut self.running_mean, StateKind::Buffer);
+        f(&format!("{prefix}running_var"), &mut self.running_var, StateKind::Buffer);
+        f(&format!("{prefix}num_batches_tracked"), &mut self.num_batches_tracked, StateKind::Counter);
     }
 
     fn set_training(&mut self, training: bool) {

@@ -21,14 +21,7 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// A `k×k` convolution from `c_in` to `c_out` channels, with or without bias.
-    pub fn new(
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        cfg: Conv2dConfig,
-        bias: bool,
-        rng: &mut impl Rng,
-    ) -> Self {
+    pub fn new(c_in: usize, c_out: usize, k: usize, cfg: Conv2dConfig, bias: bool, rng: &mut impl Rng) -> Self {
         assert!(
             cfg.groups > 0 && c_in % cfg.groups == 0,
             "Conv2d: {c_in} channels do not split into {} groups",
@@ -50,11 +43,7 @@ impl Module for Conv2d {
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
-        f(
-            &format!("{prefix}weight"),
-            &mut self.weight,
-            StateKind::Parameter,
-        );
+        f(&format!("{prefix}weight"), &mut self.weight, StateKind::Parameter);
         if let Some(b) = &mut self.bias {
             f(&format!("{prefix}bias"), b, StateKind::Parameter);
         }

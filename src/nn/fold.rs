@@ -36,26 +36,13 @@ pub fn fold_batchnorm(model: &mut Sequential) -> usize {
 fn fold_pair(conv: &mut Conv2d, bn: &BatchNorm) {
     let c_out = conv.weight.shape()[0];
     let per_channel = conv.weight.numel() / c_out;
-    let scale: Vec<f64> = (0..c_out)
-        .map(|o| bn.gamma.data()[o] as f64 / (bn.running_var.data()[o] as f64 + bn.eps).sqrt())
-        .collect();
-    let weight: Vec<f32> = conv
-        .weight
-        .data()
-        .iter()
-        .enumerate()
-        .map(|(i, &w)| (w as f64 * scale[i / per_channel]) as f32)
-        .collect();
-    let old_bias = conv
-        .bias
-        .as_ref()
-        .map(|b| b.to_vec())
-        .unwrap_or(vec![0.0; c_out]);
+    let scale: Vec<f64> =
+        (0..c_out).map(|o| bn.gamma.data()[o] as f64 / (bn.running_var.data()[o] as f64 + bn.eps).sqrt()).collect();
+    let weight: Vec<f32> =
+        conv.weight.data().iter().enumerate().map(|(i, &w)| (w as f64 * scale[i / per_channel]) as f32).collect();
+    let old_bias = conv.bias.as_ref().map(|b| b.to_vec()).unwrap_or(vec![0.0; c_out]);
     let bias: Vec<f32> = (0..c_out)
-        .map(|o| {
-            (scale[o] * (old_bias[o] as f64 - bn.running_mean.data()[o] as f64)
-                + bn.beta.data()[o] as f64) as f32
-        })
+        .map(|o| (scale[o] * (old_bias[o] as f64 - bn.running_mean.data()[o] as f64) + bn.beta.data()[o] as f64) as f32)
         .collect();
     conv.weight = Tensor::from_vec(weight, conv.weight.shape()).with_grad();
     conv.bias = Some(Tensor::from_vec(bias, &[c_out]).with_grad());

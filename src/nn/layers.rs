@@ -29,55 +29,42 @@ macro_rules! stateless {
 /// max(0, x).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReLU;
-stateless!(ReLU, |_s, x| x.relu(), |_d| "ReLU".into());
+stateless!(ReLU, |_s, x| x.relu(), |_d| String::from("ReLU"));
 
 /// x for x > 0, αx otherwise.
 #[derive(Clone, Copy, Debug)]
 pub struct LeakyReLU(pub f64);
-stateless!(LeakyReLU, |s, x| x.leaky_relu(s.0), |d| format!(
-    "LeakyReLU({})",
-    d.0
-));
+stateless!(LeakyReLU, |s, x| x.leaky_relu(s.0), |d| format!("LeakyReLU({})", d.0));
 
 /// Max pooling over windows.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d(pub Pool2dConfig);
-stateless!(MaxPool2d, |s, x| x.max_pool2d(s.0), |d| format!(
-    "MaxPool2d({}x{})",
-    d.0.kernel.0, d.0.kernel.1
-));
+stateless!(MaxPool2d, |s, x| x.max_pool2d(s.0), |d| format!("MaxPool2d({}x{})", d.0.kernel.0, d.0.kernel.1));
 
 /// Average pooling over windows.
 #[derive(Clone, Copy, Debug)]
 pub struct AvgPool2d(pub Pool2dConfig);
-stateless!(AvgPool2d, |s, x| x.avg_pool2d(s.0), |d| format!(
-    "AvgPool2d({}x{})",
-    d.0.kernel.0, d.0.kernel.1
-));
+stateless!(AvgPool2d, |s, x| x.avg_pool2d(s.0), |d| format!("AvgPool2d({}x{})", d.0.kernel.0, d.0.kernel.1));
 
 /// Global average pooling `[N, C, H, W] → [N, C, 1, 1]` (PyTorch: `AdaptiveAvgPool2d(1)`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlobalAvgPool;
-stateless!(GlobalAvgPool, |_s, x| x.global_avg_pool2d(), |_d| {
-    "GlobalAvgPool".into()
-});
+stateless!(GlobalAvgPool, |_s, x| x.global_avg_pool2d(), |_d| String::from("GlobalAvgPool"));
 
 /// Global max pooling `[N, C, H, W] → [N, C, 1, 1]` (PyTorch: `AdaptiveMaxPool2d(1)`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlobalMaxPool;
-stateless!(GlobalMaxPool, |_s, x| x.global_max_pool2d(), |_d| {
-    "GlobalMaxPool".into()
-});
+stateless!(GlobalMaxPool, |_s, x| x.global_max_pool2d(), |_d| String::from("GlobalMaxPool"));
 
 /// `[N, …] → [N, product of the rest]`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Flatten;
-stateless!(Flatten, |_s, x| x.flatten(1), |_d| "Flatten".into());
+stateless!(Flatten, |_s, x| x.flatten(1), |_d| String::from("Flatten"));
 
 /// Passes its input through (what a folded BatchNorm becomes).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Identity;
-stateless!(Identity, |_s, x| x.clone(), |_d| "Identity".into());
+stateless!(Identity, |_s, x| x.clone(), |_d| String::from("Identity"));
 
 /// Inverted dropout with probability `p`, active in training mode only.
 #[derive(Clone)]
@@ -90,15 +77,8 @@ pub struct Dropout {
 impl Dropout {
     /// Dropout with probability `p`; masks are drawn from `seed`.
     pub fn new(p: f64, seed: u64) -> Self {
-        assert!(
-            (0.0..1.0).contains(&p),
-            "Dropout: p = {p} must be in [0, 1)"
-        );
-        Dropout {
-            p,
-            rng: StdRng::seed_from_u64(seed),
-            training: true,
-        }
+        assert!((0.0..1.0).contains(&p), "Dropout: p = {p} must be in [0, 1)");
+        Dropout { p, rng: StdRng::seed_from_u64(seed), training: true }
     }
 }
 

@@ -35,24 +35,12 @@ impl Module for Linear {
     // ANCHOR_END: forward
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
-        f(
-            &format!("{prefix}weight"),
-            &mut self.weight,
-            StateKind::Parameter,
-        );
-        f(
-            &format!("{prefix}bias"),
-            &mut self.bias,
-            StateKind::Parameter,
-        );
+        f(&format!("{prefix}weight"), &mut self.weight, StateKind::Parameter);
+        f(&format!("{prefix}bias"), &mut self.bias, StateKind::Parameter);
     }
 
     fn describe(&self) -> String {
-        format!(
-            "Linear({}→{})",
-            self.weight.shape()[1],
-            self.weight.shape()[0]
-        )
+        format!("Linear({}→{})", self.weight.shape()[1], self.weight.shape()[0])
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

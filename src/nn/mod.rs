@@ -17,9 +17,7 @@ mod sequential;
 pub use batchnorm::BatchNorm;
 pub use conv::Conv2d;
 pub use fold::fold_batchnorm;
-pub use layers::{
-    AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU,
-};
+pub use layers::{AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU};
 pub use linear::Linear;
 pub use sequential::Sequential;
 
@@ -47,12 +45,7 @@ pub trait Module: Send + Sync {
     /// Runs the forward pass and shows `inspect(name, output)` this module's
     /// output — and, for containers, every sub-module's output under its
     /// hierarchical name (`"7"`, `"layer3.2"`). How Grad-CAM finds a layer.
-    fn forward_inspect(
-        &mut self,
-        x: &Tensor,
-        name: &str,
-        inspect: &mut dyn FnMut(&str, &Tensor),
-    ) -> Tensor {
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
         let y = self.forward(x);
         inspect(name, &y);
         y
@@ -86,18 +79,14 @@ pub fn child_name(parent: &str, child: &str) -> String {
 /// Every state tensor of a module with its full name and kind (cheap clones).
 pub fn state_tensors(module: &mut dyn Module) -> Vec<(String, Tensor, StateKind)> {
     let mut out = Vec::new();
-    module.visit_state("", &mut |name, t, kind| {
-        out.push((name.to_string(), t.clone(), kind))
-    });
+    module.visit_state("", &mut |name, t, kind| out.push((name.to_string(), t.clone(), kind)));
     out
 }
 
 /// The trainable parameters with their names.
 pub fn parameters(module: &mut dyn Module) -> Vec<(String, Tensor)> {
     let all = state_tensors(module).into_iter();
-    all.filter(|(_, _, k)| *k == StateKind::Parameter)
-        .map(|(n, t, _)| (n, t))
-        .collect()
+    all.filter(|(_, _, k)| *k == StateKind::Parameter).map(|(n, t, _)| (n, t)).collect()
 }
 
 /// Number of trainable scalars.

@@ -63,11 +63,7 @@ impl Sequential {
 
     /// One line per layer: index, description.
     pub fn summary(&self) -> String {
-        let lines = self
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| format!("{i:>3}  {}", l.describe()));
+        let lines = self.layers.iter().enumerate().map(|(i, l)| format!("{i:>3}  {}", l.describe()));
         lines.collect::<Vec<_>>().join("\n")
     }
 }
@@ -77,12 +73,7 @@ impl Module for Sequential {
         self.forward_with(x, &mut |_, _| {})
     }
 
-    fn forward_inspect(
-        &mut self,
-        x: &Tensor,
-        name: &str,
-        inspect: &mut dyn FnMut(&str, &Tensor),
-    ) -> Tensor {
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
         let mut h = x.clone();
         for (layer, child) in self.layers.iter_mut().zip(&self.names) {
             h = layer.forward_inspect(&h, &child_name(name, child), inspect);
@@ -100,9 +91,7 @@ impl Module for Sequential {
     }
 
     fn set_training(&mut self, training: bool) {
-        self.layers
-            .iter_mut()
-            .for_each(|l| l.set_training(training));
+        self.layers.iter_mut().for_each(|l| l.set_training(training));
     }
 
     fn describe(&self) -> String {

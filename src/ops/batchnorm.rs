@@ -34,18 +34,12 @@ pub struct BatchStats {
 
 /// `[N, C, …]` seen as (N, C, L) with L the product of the trailing axes.
 fn channel_layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
-    assert!(
-        shape.len() >= 2,
-        "{op}: expected [N, C, …], got shape {shape:?}"
-    );
+    assert!(shape.len() >= 2, "{op}: expected [N, C, …], got shape {shape:?}");
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
 /// For every channel, the two sums Σᵢ f(i) over that channel's offsets i, in f64.
-fn channel_sums(
-    dims: (usize, usize, usize),
-    f: impl Fn(usize, usize) -> (f64, f64) + Sync,
-) -> Vec<(f64, f64)> {
+fn channel_sums(dims: (usize, usize, usize), f: impl Fn(usize, usize) -> (f64, f64) + Sync) -> Vec<(f64, f64)> {
     let (n, c, l) = dims;
     (0..c)
         .into_par_iter()
@@ -63,20 +57,12 @@ fn channel_sums(
 }
 
 /// Applies `f(channel, offset)` to fill a tensor of `(N, C, L)` layout, in parallel.
-fn fill_per_channel<E: Element>(
-    dims: (usize, usize, usize),
-    f: impl Fn(usize, usize) -> E + Sync,
-) -> Vec<E> {
+fn fill_per_channel<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, usize) -> E + Sync) -> Vec<E> {
     let (n, c, l) = dims;
     let mut out = vec![E::ZERO; n * c * l];
-    out.par_chunks_mut(l.max(1))
-        .enumerate()
-        .for_each(|(plane, chunk)| {
-            chunk
-                .iter_mut()
-                .enumerate()
-                .for_each(|(j, v)| *v = f(plane % c, plane * l + j));
-        });
+    out.par_chunks_mut(l.max(1)).enumerate().for_each(|(plane, chunk)| {
+        chunk.iter_mut().enumerate().for_each(|(j, v)| *v = f(plane % c, plane * l + j));
+    });
     out
 }
 
@@ -93,12 +79,7 @@ impl<E: Element> Tensor<E> {
     // ANCHOR: train
     /// Training-mode batch norm over axis 1 of `[N, C, …]`, with batch
     /// statistics; returns them too, for the running averages.
-    pub fn batch_norm_train(
-        &self,
-        gamma: &Tensor<E>,
-        beta: &Tensor<E>,
-        eps: f64,
-    ) -> (Tensor<E>, BatchStats) {
+    pub fn batch_norm_train(&self, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> (Tensor<E>, BatchStats) {
         let dims @ (n, c, l) = channel_layout("batch_norm", &self.shape);
         check_params("batch_norm", c, gamma, beta);
         let m = (n * l) as f64;
@@ -113,38 +94,26 @@ impl<E: Element> Tensor<E> {
             let x_hat = (x[i].to_f64() - mean[ch]) * inv_std[ch];
             E::from_f64(g[ch].to_f64() * x_hat) + b[ch]
         });
-        let stats = BatchStats {
-            mean: mean.clone(),
-            var,
-            count: n * l,
-        };
+        let stats = BatchStats { mean: mean.clone(), var, count: n * l };
         let shape = self.shape.clone();
-        let out = Tensor::from_op(
-            "batch_norm",
-            y,
-            &self.shape,
-            &[self, gamma, beta],
-            move |dy| {
-                let dy = dy.data.clone();
-                let x_hat = |ch: usize, i: usize| (x[i].to_f64() - mean[ch]) * inv_std[ch];
-                // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂
-                let sums = channel_sums(dims, |ch, i| {
-                    (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i))
-                });
-                let dx = fill_per_channel(dims, |ch, i| {
-                    let (d_beta, d_gamma) = sums[ch];
-                    let k = g[ch].to_f64() * inv_std[ch] / m;
-                    E::from_f64(k * (m * dy[i].to_f64() - d_beta - x_hat(ch, i) * d_gamma))
-                });
-                let d_gamma = sums.iter().map(|s| E::from_f64(s.1)).collect();
-                let d_beta = sums.iter().map(|s| E::from_f64(s.0)).collect();
-                vec![
-                    Some(Tensor::from_vec(dx, &shape)),
-                    Some(Tensor::from_vec(d_gamma, &[c])),
-                    Some(Tensor::from_vec(d_beta, &[c])),
-                ]
-            },
-        );
+        let out = Tensor::from_op("batch_norm", y, &self.shape, &[self, gamma, beta], move |dy| {
+            let dy = dy.data.clone();
+            let x_hat = |ch: usize, i: usize| (x[i].to_f64() - mean[ch]) * inv_std[ch];
+            // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂
+            let sums = channel_sums(dims, |ch, i| (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i)));
+            let dx = fill_per_channel(dims, |ch, i| {
+                let (d_beta, d_gamma) = sums[ch];
+                let k = g[ch].to_f64() * inv_std[ch] / m;
+                E::from_f64(k * (m * dy[i].to_f64() - d_beta - x_hat(ch, i) * d_gamma))
+            });
+            let d_gamma = sums.iter().map(|s| E::from_f64(s.1)).collect();
+            let d_beta = sums.iter().map(|s| E::from_f64(s.0)).collect();
+            vec![
+                Some(Tensor::from_vec(dx, &shape)),
+                Some(Tensor::from_vec(d_gamma, &[c])),
+                Some(Tensor::from_vec(d_beta, &[c])),
+            ]
+        });
         (out, stats)
     }
     // ANCHOR_END: train
@@ -174,34 +143,18 @@ impl<E: Element> Tensor<E> {
             E::from_f64(g[ch].to_f64() * (x[i].to_f64() - mean[ch]) * inv_std[ch]) + b[ch]
         });
         let shape = self.shape.clone();
-        Tensor::from_op(
-            "batch_norm_eval",
-            y,
-            &self.shape,
-            &[self, gamma, beta],
-            move |dy| {
-                let dy = dy.data.clone();
-                let x_hat = |ch: usize, i: usize| (x[i].to_f64() - mean[ch]) * inv_std[ch];
-                let sums = channel_sums(dims, |ch, i| {
-                    (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i))
-                });
-                // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
-                let dx = fill_per_channel(dims, |ch, i| {
-                    E::from_f64(dy[i].to_f64() * g[ch].to_f64() * inv_std[ch])
-                });
-                vec![
-                    Some(Tensor::from_vec(dx, &shape)),
-                    Some(Tensor::from_vec(
-                        sums.iter().map(|s| E::from_f64(s.1)).collect(),
-                        &[c],
-                    )),
-                    Some(Tensor::from_vec(
-                        sums.iter().map(|s| E::from_f64(s.0)).collect(),
-                        &[c],
-                    )),
-                ]
-            },
-        )
+        Tensor::from_op("batch_norm_eval", y, &self.shape, &[self, gamma, beta], move |dy| {
+            let dy = dy.data.clone();
+            let x_hat = |ch: usize, i: usize| (x[i].to_f64() - mean[ch]) * inv_std[ch];
+            let sums = channel_sums(dims, |ch, i| (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i)));
+            // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
+            let dx = fill_per_channel(dims, |ch, i| E::from_f64(dy[i].to_f64() * g[ch].to_f64() * inv_std[ch]));
+            vec![
+                Some(Tensor::from_vec(dx, &shape)),
+                Some(Tensor::from_vec(sums.iter().map(|s| E::from_f64(s.1)).collect(), &[c])),
+                Some(Tensor::from_vec(sums.iter().map(|s| E::from_f64(s.0)).collect(), &[c])),
+            ]
+        })
     }
     // ANCHOR_END: eval
 }

@@ -20,14 +20,9 @@ fn broadcast_apply<E: Element>(
         return (zip_map(&a.data, &b.data, f), a.shape.clone());
     }
     let shape = broadcast_shapes(op, &a.shape, &b.shape);
-    let (sa, sb) = (
-        broadcast_strides(&a.shape, &shape),
-        broadcast_strides(&b.shape, &shape),
-    );
+    let (sa, sb) = (broadcast_strides(&a.shape, &shape), broadcast_strides(&b.shape, &shape));
     let mut out = Vec::with_capacity(numel(&shape));
-    for_each_offset2(&shape, &sa, &sb, |ia, ib| {
-        out.push(f(a.data[ia], b.data[ib]))
-    });
+    for_each_offset2(&shape, &sa, &sb, |ia, ib| out.push(f(a.data[ia], b.data[ib])));
     (out, shape)
 }
 
@@ -58,10 +53,7 @@ impl<E: Element> Tensor<E> {
         let (data, shape) = broadcast_apply("mul", self, other, |a, b| a * b);
         let (a, b) = (self.detach(), other.detach());
         Tensor::from_op("mul", data, &shape, &[self, other], move |g| {
-            vec![
-                Some(g.mul(&b).sum_to(&a.shape)),
-                Some(g.mul(&a).sum_to(&b.shape)),
-            ]
+            vec![Some(g.mul(&b).sum_to(&a.shape)), Some(g.mul(&a).sum_to(&b.shape))]
         })
     }
     // ANCHOR_END: mul

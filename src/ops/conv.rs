@@ -34,36 +34,22 @@ pub struct Conv2dConfig {
 
 impl Default for Conv2dConfig {
     fn default() -> Self {
-        Conv2dConfig {
-            stride: (1, 1),
-            padding: (0, 0),
-            dilation: (1, 1),
-            groups: 1,
-        }
+        Conv2dConfig { stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1 }
     }
 }
 
 impl Conv2dConfig {
     /// Same stride in both directions.
     pub fn stride(self, s: usize) -> Self {
-        Conv2dConfig {
-            stride: (s, s),
-            ..self
-        }
+        Conv2dConfig { stride: (s, s), ..self }
     }
     /// Same padding on all sides.
     pub fn padding(self, p: usize) -> Self {
-        Conv2dConfig {
-            padding: (p, p),
-            ..self
-        }
+        Conv2dConfig { padding: (p, p), ..self }
     }
     /// Same dilation in both directions.
     pub fn dilation(self, d: usize) -> Self {
-        Conv2dConfig {
-            dilation: (d, d),
-            ..self
-        }
+        Conv2dConfig { dilation: (d, d), ..self }
     }
     /// Number of groups.
     pub fn groups(self, g: usize) -> Self {
@@ -73,13 +59,7 @@ impl Conv2dConfig {
 
 /// Output size along one axis: ⌊(in + 2·pad − dil·(k − 1) − 1) / stride⌋ + 1,
 /// or `None` when the dilated kernel does not fit in the padded input.
-pub fn conv_output_size(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    pad: usize,
-    dil: usize,
-) -> Option<usize> {
+pub fn conv_output_size(input: usize, kernel: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
     let span = dil * (kernel - 1) + 1;
     (input + 2 * pad >= span && stride > 0).then(|| (input + 2 * pad - span) / stride + 1)
 }
@@ -119,18 +99,7 @@ impl Geometry {
         let (Some(oh), Some(ow)) = (oh, ow) else {
             panic!("conv2d: kernel {kh}x{kw} with {cfg:?} does not fit input {x:?}");
         };
-        Geometry {
-            n,
-            c_in,
-            h,
-            w,
-            c_out,
-            kh,
-            kw,
-            oh,
-            ow,
-            cfg,
-        }
+        Geometry { n, c_in, h, w, c_out, kh, kw, oh, ow, cfg }
     }
 
     /// Rows of the im2col matrix of one group: (C/groups)·kh·kw.
@@ -166,11 +135,7 @@ fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
             let line = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
             for (ox, v) in out_row.iter_mut().enumerate() {
                 let ix = (ox * s.1 + kj * d.1) as isize - p.1 as isize;
-                *v = if ix >= 0 && ix < g.w as isize {
-                    line[ix as usize]
-                } else {
-                    E::ZERO
-                };
+                *v = if ix >= 0 && ix < g.w as isize { line[ix as usize] } else { E::ZERO };
             }
         }
     }
@@ -211,14 +176,7 @@ fn forward_image<E: Element>(x: &[E], weight: &[E], g: &Geometry, cols: &mut [E]
         im2col(x_g, g, cols);
         let w_g = &weight[grp * c_out_g * k..(grp + 1) * c_out_g * k];
         let y_g = &mut y[grp * c_out_g * p..(grp + 1) * c_out_g * p];
-        gemm(
-            E::ONE,
-            MatRef::rows(w_g, k),
-            MatRef::rows(cols, p),
-            E::ZERO,
-            y_g,
-            (c_out_g, k, p),
-        );
+        gemm(E::ONE, MatRef::rows(w_g, k), MatRef::rows(cols, p), E::ZERO, y_g, (c_out_g, k, p));
     }
 }
 // ANCHOR_END: forward
@@ -244,37 +202,15 @@ fn backward_image<E: Element>(
         let w_range = grp * c_out_g * k..(grp + 1) * c_out_g * k;
         if let Some(dw) = dweight.as_deref_mut() {
             // ∂L/∂W_g += ∂L/∂Y_g (c_out_g × p) · colsᵀ (p × k)
-            im2col(
-                &x[grp * c_in_g * plane..(grp + 1) * c_in_g * plane],
-                g,
-                cols,
-            );
+            im2col(&x[grp * c_in_g * plane..(grp + 1) * c_in_g * plane], g, cols);
             let dw_g = &mut dw[w_range.clone()];
-            gemm(
-                E::ONE,
-                MatRef::rows(dy_g, p),
-                MatRef::rows_t(cols, p),
-                E::ONE,
-                dw_g,
-                (c_out_g, p, k),
-            );
+            gemm(E::ONE, MatRef::rows(dy_g, p), MatRef::rows_t(cols, p), E::ONE, dw_g, (c_out_g, p, k));
         }
         if let Some(dx) = dx.as_deref_mut() {
             // ∂cols = W_gᵀ (k × c_out_g) · ∂L/∂Y_g (c_out_g × p), then col2im
             let w_g = MatRef::rows_t(&weight[w_range], k);
-            gemm(
-                E::ONE,
-                w_g,
-                MatRef::rows(dy_g, p),
-                E::ZERO,
-                cols,
-                (k, c_out_g, p),
-            );
-            col2im(
-                cols,
-                g,
-                &mut dx[grp * c_in_g * plane..(grp + 1) * c_in_g * plane],
-            );
+            gemm(E::ONE, w_g, MatRef::rows(dy_g, p), E::ZERO, cols, (k, c_out_g, p));
+            col2im(cols, g, &mut dx[grp * c_in_g * plane..(grp + 1) * c_in_g * plane]);
         }
     }
 }
@@ -286,34 +222,17 @@ impl<E: Element> Tensor<E> {
     ///
     /// # Panics
     /// When the shapes do not fit together; the message names conv2d and the shapes.
-    pub fn conv2d(
-        &self,
-        weight: &Tensor<E>,
-        bias: Option<&Tensor<E>>,
-        cfg: Conv2dConfig,
-    ) -> Tensor<E> {
+    pub fn conv2d(&self, weight: &Tensor<E>, bias: Option<&Tensor<E>>, cfg: Conv2dConfig) -> Tensor<E> {
         let g = Geometry::new(&self.shape, &weight.shape, cfg);
         if let Some(b) = bias {
-            assert_eq!(
-                b.shape,
-                [g.c_out],
-                "conv2d: bias shape {:?} must be [{}]",
-                b.shape,
-                g.c_out
-            );
+            assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
         }
         let mut y = vec![E::ZERO; g.n * g.out_image()];
         let cols_len = g.col_rows() * g.out_pixels();
         y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
             || vec![E::ZERO; cols_len],
             |cols, (n, y_n)| {
-                forward_image(
-                    &self.data[n * g.in_image()..(n + 1) * g.in_image()],
-                    &weight.data,
-                    &g,
-                    cols,
-                    y_n,
-                );
+                forward_image(&self.data[n * g.in_image()..(n + 1) * g.in_image()], &weight.data, &g, cols, y_n);
                 if let Some(b) = bias {
                     for (plane, &bo) in y_n.chunks_exact_mut(g.out_pixels()).zip(b.data.iter()) {
                         plane.iter_mut().for_each(|v| *v += bo);
@@ -325,23 +244,14 @@ impl<E: Element> Tensor<E> {
         let (need_dx, has_bias) = (self.requires_grad(), bias.is_some());
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Tensor::from_op(
-            "conv2d",
-            y,
-            &[g.n, g.c_out, g.oh, g.ow],
-            &inputs,
-            move |dy| {
-                let (dx, dw) = conv2d_backward(&x.data, &w.data, &dy.data, &g, need_dx);
-                let mut grads = vec![
-                    dx.map(|dx| Tensor::from_vec(dx, &x.shape)),
-                    Some(Tensor::from_vec(dw, &w.shape)),
-                ];
-                if has_bias {
-                    grads.push(Some(Tensor::from_vec(bias_grad(&dy.data, &g), &[g.c_out])));
-                }
-                grads
-            },
-        )
+        Tensor::from_op("conv2d", y, &[g.n, g.c_out, g.oh, g.ow], &inputs, move |dy| {
+            let (dx, dw) = conv2d_backward(&x.data, &w.data, &dy.data, &g, need_dx);
+            let mut grads = vec![dx.map(|dx| Tensor::from_vec(dx, &x.shape)), Some(Tensor::from_vec(dw, &w.shape))];
+            if has_bias {
+                grads.push(Some(Tensor::from_vec(bias_grad(&dy.data, &g), &[g.c_out])));
+            }
+            grads
+        })
     }
 }
 
@@ -362,13 +272,8 @@ fn conv2d_backward<E: Element>(
         let mut cols = vec![E::ZERO; cols_len];
         let first = chunk * WEIGHT_GRAD_CHUNK;
         for n in first..(first + WEIGHT_GRAD_CHUNK).min(g.n) {
-            let dx_n = dx_chunk
-                .as_deref_mut()
-                .map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
-            let (x_n, dy_n) = (
-                &x[n * in_img..(n + 1) * in_img],
-                &dy[n * out_img..(n + 1) * out_img],
-            );
+            let dx_n = dx_chunk.as_deref_mut().map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
+            let (x_n, dy_n) = (&x[n * in_img..(n + 1) * in_img], &dy[n * out_img..(n + 1) * out_img]);
             backward_image(x_n, weight, dy_n, g, &mut cols, Some(&mut dweight), dx_n);
         }
         dweight
@@ -380,15 +285,10 @@ fn conv2d_backward<E: Element>(
             .enumerate()
             .map(|(chunk, dx_chunk)| chunk_work(chunk, Some(dx_chunk)))
             .collect(),
-        None => (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK))
-            .into_par_iter()
-            .map(|c| chunk_work(c, None))
-            .collect(),
+        None => (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK)).into_par_iter().map(|c| chunk_work(c, None)).collect(),
     };
     let mut partials = partials.into_iter();
-    let mut dweight = partials
-        .next()
-        .unwrap_or_else(|| vec![E::ZERO; weight.len()]);
+    let mut dweight = partials.next().unwrap_or_else(|| vec![E::ZERO; weight.len()]);
     for partial in partials {
         dweight.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
     }

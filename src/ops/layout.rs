@@ -4,8 +4,7 @@
 //! zero-padding around a slice.
 
 use crate::tensor::shape::{
-    broadcast_shapes, broadcast_strides, contiguous_strides, for_each_offset2, normalize_axis,
-    numel,
+    broadcast_shapes, broadcast_strides, contiguous_strides, for_each_offset2, normalize_axis, numel,
 };
 use crate::tensor::{Element, Tensor};
 
@@ -15,17 +14,10 @@ impl<E: Element> Tensor<E> {
     /// # Panics
     /// When the sizes differ.
     pub fn reshape(&self, shape: &[usize]) -> Tensor<E> {
-        assert_eq!(
-            numel(shape),
-            self.numel(),
-            "reshape: cannot view shape {:?} as {shape:?}",
-            self.shape
-        );
+        assert_eq!(numel(shape), self.numel(), "reshape: cannot view shape {:?} as {shape:?}", self.shape);
         let input_shape = self.shape.clone();
         let out = Tensor::from_shared(std::sync::Arc::clone(&self.data), shape);
-        out.recorded("reshape", &[self], move |g| {
-            vec![Some(g.reshape(&input_shape))]
-        })
+        out.recorded("reshape", &[self], move |g| vec![Some(g.reshape(&input_shape))])
     }
 
     /// Keeps the axes before `axis` and merges the rest into one:
@@ -51,16 +43,12 @@ impl<E: Element> Tensor<E> {
         let in_strides = contiguous_strides(&self.shape);
         let read_strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
         let mut out = Vec::with_capacity(self.numel());
-        for_each_offset2(&shape, &read_strides, &read_strides, |i, _| {
-            out.push(self.data[i])
-        });
+        for_each_offset2(&shape, &read_strides, &read_strides, |i, _| out.push(self.data[i]));
         let mut inverse = vec![0; perm.len()];
         for (k, &p) in perm.iter().enumerate() {
             inverse[p] = k;
         }
-        Tensor::from_op("permute", out, &shape, &[self], move |g| {
-            vec![Some(g.permute(&inverse))]
-        })
+        Tensor::from_op("permute", out, &shape, &[self], move |g| vec![Some(g.permute(&inverse))])
     }
     // ANCHOR_END: permute
 
@@ -78,18 +66,12 @@ impl<E: Element> Tensor<E> {
             return self.clone();
         }
         let target = broadcast_shapes("broadcast_to", &self.shape, shape);
-        assert_eq!(
-            target, shape,
-            "broadcast_to: shape {:?} does not broadcast to {shape:?}",
-            self.shape
-        );
+        assert_eq!(target, shape, "broadcast_to: shape {:?} does not broadcast to {shape:?}", self.shape);
         let strides = broadcast_strides(&self.shape, shape);
         let mut out = Vec::with_capacity(numel(shape));
         for_each_offset2(shape, &strides, &strides, |i, _| out.push(self.data[i]));
         let input_shape = self.shape.clone();
-        Tensor::from_op("broadcast_to", out, shape, &[self], move |g| {
-            vec![Some(g.sum_to(&input_shape))]
-        })
+        Tensor::from_op("broadcast_to", out, shape, &[self], move |g| vec![Some(g.sum_to(&input_shape))])
     }
 
     // ANCHOR: narrow
@@ -130,13 +112,8 @@ impl<E: Element> Tensor<E> {
         let first = tensors[0];
         let axis = normalize_axis("cat", axis, first.rank());
         for t in tensors {
-            let same = t.rank() == first.rank()
-                && (0..t.rank()).all(|i| i == axis || t.shape[i] == first.shape[i]);
-            assert!(
-                same,
-                "cat: shape {:?} does not match {:?} outside axis {axis}",
-                t.shape, first.shape
-            );
+            let same = t.rank() == first.rank() && (0..t.rank()).all(|i| i == axis || t.shape[i] == first.shape[i]);
+            assert!(same, "cat: shape {:?} does not match {:?} outside axis {axis}", t.shape, first.shape);
         }
         let sizes: Vec<usize> = tensors.iter().map(|t| t.shape[axis]).collect();
         let mut shape = first.shape.clone();

@@ -18,25 +18,14 @@ impl<E: Element> Tensor<E> {
     /// When there is not one label per row, or a label is not below C.
     pub fn cross_entropy(&self, labels: &[usize], label_smoothing: f64) -> Tensor<E> {
         let (n, c) = self.dims2("cross_entropy");
-        assert_eq!(
-            labels.len(),
-            n,
-            "cross_entropy: {n} rows of logits but {} labels",
-            labels.len()
-        );
+        assert_eq!(labels.len(), n, "cross_entropy: {n} rows of logits but {} labels", labels.len());
         let mut target = vec![E::from_f64(label_smoothing / c as f64); n * c];
         for (row, &label) in labels.iter().enumerate() {
-            assert!(
-                label < c,
-                "cross_entropy: label {label} is out of range for {c} classes"
-            );
+            assert!(label < c, "cross_entropy: label {label} is out of range for {c} classes");
             target[row * c + label] += E::from_f64(1.0 - label_smoothing);
         }
         let target = Tensor::from_vec(target, &[n, c]);
-        self.log_softmax(1)
-            .mul(&target)
-            .sum()
-            .mul_scalar(-1.0 / n as f64)
+        self.log_softmax(1).mul(&target).sum().mul_scalar(-1.0 / n as f64)
     }
     // ANCHOR_END: cross_entropy
 
@@ -59,17 +48,11 @@ impl<E: Element> Tensor<E> {
             .sum::<E>()
             / count;
         let (x, t) = (self.detach(), targets.detach());
-        Tensor::from_op(
-            "bce_with_logits",
-            vec![loss],
-            &[],
-            &[self, targets],
-            move |g| {
-                let scale = g.item() / count;
-                let dx = super::zip_map(&x.data, &t.data, |x, t| (sigmoid(x) - t) * scale);
-                vec![Some(Tensor::from_vec(dx, &x.shape)), None]
-            },
-        )
+        Tensor::from_op("bce_with_logits", vec![loss], &[], &[self, targets], move |g| {
+            let scale = g.item() / count;
+            let dx = super::zip_map(&x.data, &t.data, |x, t| (sigmoid(x) - t) * scale);
+            vec![Some(Tensor::from_vec(dx, &x.shape)), None]
+        })
     }
     // ANCHOR_END: bce
 

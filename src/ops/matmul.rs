@@ -20,26 +20,16 @@ pub struct MatRef<'a, E> {
 impl<'a, E> MatRef<'a, E> {
     /// A row-major matrix with `cols` columns.
     pub fn rows(data: &'a [E], cols: usize) -> Self {
-        MatRef {
-            data,
-            row_stride: cols,
-            col_stride: 1,
-        }
+        MatRef { data, row_stride: cols, col_stride: 1 }
     }
 
     /// The transpose of a row-major matrix with `cols` columns.
     pub fn rows_t(data: &'a [E], cols: usize) -> Self {
-        MatRef {
-            data,
-            row_stride: 1,
-            col_stride: cols,
-        }
+        MatRef { data, row_stride: 1, col_stride: cols }
     }
 
     fn fits(&self, rows: usize, cols: usize) -> bool {
-        rows == 0
-            || cols == 0
-            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+        rows == 0 || cols == 0 || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
     }
 }
 
@@ -49,18 +39,8 @@ impl<'a, E> MatRef<'a, E> {
 ///
 /// # Panics
 /// When a view addresses memory outside its slice.
-pub fn gemm<E: Element>(
-    alpha: E,
-    a: MatRef<E>,
-    b: MatRef<E>,
-    beta: E,
-    c: &mut [E],
-    (m, k, n): (usize, usize, usize),
-) {
-    assert!(
-        a.fits(m, k) && b.fits(k, n) && c.len() >= m * n,
-        "gemm: operands too small for {m}x{k} · {k}x{n}"
-    );
+pub fn gemm<E: Element>(alpha: E, a: MatRef<E>, b: MatRef<E>, beta: E, c: &mut [E], (m, k, n): (usize, usize, usize)) {
+    assert!(a.fits(m, k) && b.fits(k, n) && c.len() >= m * n, "gemm: operands too small for {m}x{k} · {k}x{n}");
     // SAFETY: `fits` proved that every index the kernel touches lies in its slice.
     unsafe {
         E::gemm_raw(
@@ -92,45 +72,20 @@ impl<E: Element> Tensor<E> {
     /// When the operands are not matrices with matching inner sizes.
     pub fn matmul(&self, other: &Tensor<E>) -> Tensor<E> {
         let ((m, k), (k2, n)) = (self.dims2("matmul"), other.dims2("matmul"));
-        assert_eq!(
-            k, k2,
-            "matmul: shapes {:?} and {:?} do not chain",
-            self.shape, other.shape
-        );
+        assert_eq!(k, k2, "matmul: shapes {:?} and {:?} do not chain", self.shape, other.shape);
         let mut y = vec![E::ZERO; m * n];
-        gemm(
-            E::ONE,
-            MatRef::rows(&self.data, k),
-            MatRef::rows(&other.data, n),
-            E::ZERO,
-            &mut y,
-            (m, k, n),
-        );
+        gemm(E::ONE, MatRef::rows(&self.data, k), MatRef::rows(&other.data, n), E::ZERO, &mut y, (m, k, n));
         let (a, b) = (self.detach(), other.detach());
         let need = (self.requires_grad(), other.requires_grad());
         Tensor::from_op("matmul", y, &[m, n], &[self, other], move |g| {
             let grad_a = need.0.then(|| {
                 let mut da = vec![E::ZERO; m * k]; // G (m×n) · Bᵀ (n×k)
-                gemm(
-                    E::ONE,
-                    MatRef::rows(&g.data, n),
-                    MatRef::rows_t(&b.data, n),
-                    E::ZERO,
-                    &mut da,
-                    (m, n, k),
-                );
+                gemm(E::ONE, MatRef::rows(&g.data, n), MatRef::rows_t(&b.data, n), E::ZERO, &mut da, (m, n, k));
                 Tensor::from_vec(da, &[m, k])
             });
             let grad_b = need.1.then(|| {
                 let mut db = vec![E::ZERO; k * n]; // Aᵀ (k×m) · G (m×n)
-                gemm(
-                    E::ONE,
-                    MatRef::rows_t(&a.data, k),
-                    MatRef::rows(&g.data, n),
-                    E::ZERO,
-                    &mut db,
-                    (k, m, n),
-                );
+                gemm(E::ONE, MatRef::rows_t(&a.data, k), MatRef::rows(&g.data, n), E::ZERO, &mut db, (k, m, n));
                 Tensor::from_vec(db, &[k, n])
             });
             vec![grad_a, grad_b]

@@ -39,10 +39,7 @@ pub(crate) fn map<E: Element>(x: &[E], f: impl Fn(E) -> E + Sync + Send) -> Vec<
     if x.len() < PARALLEL_MIN {
         x.iter().map(|&v| f(v)).collect()
     } else {
-        x.par_iter()
-            .with_min_len(PARALLEL_MIN / 4)
-            .map(|&v| f(v))
-            .collect()
+        x.par_iter().with_min_len(PARALLEL_MIN / 4).map(|&v| f(v)).collect()
     }
 }
 
@@ -52,21 +49,13 @@ pub(crate) fn zip_map<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> E + Sync
     if a.len() < PARALLEL_MIN {
         a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
     } else {
-        let pairs = a
-            .par_iter()
-            .zip(b.par_iter())
-            .with_min_len(PARALLEL_MIN / 4);
+        let pairs = a.par_iter().zip(b.par_iter()).with_min_len(PARALLEL_MIN / 4);
         pairs.map(|(&x, &y)| f(x, y)).collect()
     }
 }
 
 /// `f` applied to matching elements of three equally long slices.
-pub(crate) fn zip3_map<E: Element>(
-    a: &[E],
-    b: &[E],
-    c: &[E],
-    f: impl Fn(E, E, E) -> E + Sync + Send,
-) -> Vec<E> {
+pub(crate) fn zip3_map<E: Element>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E + Sync + Send) -> Vec<E> {
     debug_assert!(a.len() == b.len() && b.len() == c.len());
     if a.len() < PARALLEL_MIN {
         (0..a.len()).map(|i| f(a[i], b[i], c[i])).collect()

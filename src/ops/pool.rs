@@ -21,25 +21,15 @@ pub struct Pool2dConfig {
 impl Pool2dConfig {
     /// A k×k window with stride k (non-overlapping) and no padding.
     pub fn new(k: usize) -> Self {
-        Pool2dConfig {
-            kernel: (k, k),
-            stride: (k, k),
-            padding: (0, 0),
-        }
+        Pool2dConfig { kernel: (k, k), stride: (k, k), padding: (0, 0) }
     }
     /// Same stride in both directions.
     pub fn stride(self, s: usize) -> Self {
-        Pool2dConfig {
-            stride: (s, s),
-            ..self
-        }
+        Pool2dConfig { stride: (s, s), ..self }
     }
     /// Same padding on all sides.
     pub fn padding(self, p: usize) -> Self {
-        Pool2dConfig {
-            padding: (p, p),
-            ..self
-        }
+        Pool2dConfig { padding: (p, p), ..self }
     }
 }
 
@@ -63,10 +53,7 @@ impl Windows {
             k.0 > 0 && k.1 > 0 && s.0 > 0 && s.1 > 0 && 2 * p.0 <= k.0 && 2 * p.1 <= k.1,
             "{op}: invalid window {cfg:?} (padding may be at most half the window)"
         );
-        assert!(
-            h + 2 * p.0 >= k.0 && w + 2 * p.1 >= k.1,
-            "{op}: window {cfg:?} does not fit input {shape:?}"
-        );
+        assert!(h + 2 * p.0 >= k.0 && w + 2 * p.1 >= k.1, "{op}: window {cfg:?} does not fit input {shape:?}");
         let (oh, ow) = ((h + 2 * p.0 - k.0) / s.0 + 1, (w + 2 * p.1 - k.1) / s.1 + 1);
         Windows { h, w, oh, ow, cfg }
     }
@@ -111,17 +98,13 @@ impl<E: Element> Tensor<E> {
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {
             let mut dx = vec![E::ZERO; input_shape.iter().product()];
-            dx.par_chunks_mut(plane_in)
-                .zip(
-                    g.data
-                        .par_chunks(plane_out)
-                        .zip(winners.par_chunks(plane_out)),
-                )
-                .for_each(|(dx_plane, (g_plane, win_plane))| {
+            dx.par_chunks_mut(plane_in).zip(g.data.par_chunks(plane_out).zip(winners.par_chunks(plane_out))).for_each(
+                |(dx_plane, (g_plane, win_plane))| {
                     for (&gv, &w) in g_plane.iter().zip(win_plane) {
                         dx_plane[w as usize] += gv;
                     }
-                });
+                },
+            );
             vec![Some(Tensor::from_vec(dx, &input_shape))]
         })
     }
@@ -134,26 +117,22 @@ impl<E: Element> Tensor<E> {
         let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
         let scale = E::ONE / E::from_f64((cfg.kernel.0 * cfg.kernel.1) as f64);
         let mut y = vec![E::ZERO; self.numel() / plane_in * plane_out];
-        y.par_chunks_mut(plane_out)
-            .zip(self.data.par_chunks(plane_in))
-            .for_each(|(y_plane, x_plane)| {
-                for (o, yv) in y_plane.iter_mut().enumerate() {
-                    let mut sum = E::ZERO;
-                    win.visit(o / win.ow, o % win.ow, |i| sum += x_plane[i]);
-                    *yv = sum * scale;
-                }
-            });
+        y.par_chunks_mut(plane_out).zip(self.data.par_chunks(plane_in)).for_each(|(y_plane, x_plane)| {
+            for (o, yv) in y_plane.iter_mut().enumerate() {
+                let mut sum = E::ZERO;
+                win.visit(o / win.ow, o % win.ow, |i| sum += x_plane[i]);
+                *yv = sum * scale;
+            }
+        });
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("avg_pool2d", y, &shape, &[self], move |g| {
             let mut dx = vec![E::ZERO; input_shape.iter().product()];
-            dx.par_chunks_mut(plane_in)
-                .zip(g.data.par_chunks(plane_out))
-                .for_each(|(dx_plane, g_plane)| {
-                    for (o, &gv) in g_plane.iter().enumerate() {
-                        win.visit(o / win.ow, o % win.ow, |i| dx_plane[i] += gv * scale);
-                    }
-                });
+            dx.par_chunks_mut(plane_in).zip(g.data.par_chunks(plane_out)).for_each(|(dx_plane, g_plane)| {
+                for (o, &gv) in g_plane.iter().enumerate() {
+                    win.visit(o / win.ow, o % win.ow, |i| dx_plane[i] += gv * scale);
+                }
+            });
             vec![Some(Tensor::from_vec(dx, &input_shape))]
         })
     }

@@ -5,9 +5,7 @@
 //! sum — every contributor receives ∂L/∂y (broadcast back);
 //! mean — the same divided by the count; max — only the winner receives it.
 
-use crate::tensor::shape::{
-    broadcast_strides, contiguous_strides, for_each_offset2, normalize_axis, numel,
-};
+use crate::tensor::shape::{broadcast_strides, contiguous_strides, for_each_offset2, normalize_axis, numel};
 use crate::tensor::{Element, Tensor};
 
 /// The axes, normalised, sorted and without repeats.
@@ -47,19 +45,11 @@ impl<E: Element> Tensor<E> {
         } else {
             let out_strides = broadcast_strides(&kept, &self.shape);
             let in_strides = contiguous_strides(&self.shape);
-            for_each_offset2(&self.shape, &in_strides, &out_strides, |i, o| {
-                out[o] += self.data[i]
-            });
+            for_each_offset2(&self.shape, &in_strides, &out_strides, |i, o| out[o] += self.data[i]);
         }
-        let shape = if keepdim {
-            kept.clone()
-        } else {
-            dropped_shape(&self.shape, &axes)
-        };
+        let shape = if keepdim { kept.clone() } else { dropped_shape(&self.shape, &axes) };
         let input_shape = self.shape.clone();
-        Tensor::from_op("sum", out, &shape, &[self], move |g| {
-            vec![Some(g.reshape(&kept).broadcast_to(&input_shape))]
-        })
+        Tensor::from_op("sum", out, &shape, &[self], move |g| vec![Some(g.reshape(&kept).broadcast_to(&input_shape))])
     }
     // ANCHOR_END: sum_axes
 
@@ -88,11 +78,7 @@ impl<E: Element> Tensor<E> {
         let axes = normalize_axes("max", axes, self.rank());
         let kept = kept_shape(&self.shape, &axes);
         let (values, winners) = self.max_with_winners(&kept);
-        let shape = if keepdim {
-            kept
-        } else {
-            dropped_shape(&self.shape, &axes)
-        };
+        let shape = if keepdim { kept } else { dropped_shape(&self.shape, &axes) };
         let input_shape = self.shape.clone();
         Tensor::from_op("max", values, &shape, &[self], move |g| {
             let mut dx = vec![E::ZERO; numel(&input_shape)];
@@ -127,9 +113,6 @@ impl<E: Element> Tensor<E> {
         let kept = kept_shape(&self.shape, &[axis]);
         let stride = contiguous_strides(&self.shape)[axis];
         let (_, winners) = self.max_with_winners(&kept);
-        winners
-            .iter()
-            .map(|w| (w / stride) % self.shape[axis])
-            .collect()
+        winners.iter().map(|w| (w / stride) % self.shape[axis]).collect()
     }
 }

@@ -16,11 +16,7 @@ use rayon::prelude::*;
 
 /// `[outer, len, inner]` around `axis`.
 fn lanes(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (
-        shape[..axis].iter().product(),
-        shape[axis],
-        shape[axis + 1..].iter().product(),
-    )
+    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
 }
 
 /// Calls `f(values, out)` for every lane along the axis, with the lane gathered
@@ -31,17 +27,14 @@ fn per_lane<E: Element>(
     f: impl Fn(&[E], &mut [E]) + Sync,
 ) -> Vec<E> {
     let mut out = vec![E::ZERO; x.len()];
-    out.par_chunks_mut((len * inner).max(1))
-        .enumerate()
-        .take(outer)
-        .for_each(|(o, block)| {
-            let (mut lane, mut res) = (vec![E::ZERO; len], vec![E::ZERO; len]);
-            for i in 0..inner {
-                (0..len).for_each(|k| lane[k] = x[(o * len + k) * inner + i]);
-                f(&lane, &mut res);
-                (0..len).for_each(|k| block[k * inner + i] = res[k]);
-            }
-        });
+    out.par_chunks_mut((len * inner).max(1)).enumerate().take(outer).for_each(|(o, block)| {
+        let (mut lane, mut res) = (vec![E::ZERO; len], vec![E::ZERO; len]);
+        for i in 0..inner {
+            (0..len).for_each(|k| lane[k] = x[(o * len + k) * inner + i]);
+            f(&lane, &mut res);
+            (0..len).for_each(|k| block[k * inner + i] = res[k]);
+        }
+    });
     out
 }
 
@@ -59,9 +52,7 @@ impl<E: Element> Tensor<E> {
         let dims = lanes(&self.shape, normalize_axis("softmax", axis, self.rank()));
         let y = per_lane(&self.data, dims, |z, out| {
             let (max, log_sum) = shift_and_log_sum(z);
-            z.iter()
-                .zip(out.iter_mut())
-                .for_each(|(&v, o)| *o = (v - max - log_sum).exp());
+            z.iter().zip(out.iter_mut()).for_each(|(&v, o)| *o = (v - max - log_sum).exp());
         });
         let y = Tensor::from_vec(y, &self.shape);
         let saved = y.detach();
@@ -77,23 +68,16 @@ impl<E: Element> Tensor<E> {
     // ANCHOR: log_softmax
     /// log softmax along `axis`; ∂L/∂z = g − softmax(z) · Σ g.
     pub fn log_softmax(&self, axis: isize) -> Tensor<E> {
-        let dims = lanes(
-            &self.shape,
-            normalize_axis("log_softmax", axis, self.rank()),
-        );
+        let dims = lanes(&self.shape, normalize_axis("log_softmax", axis, self.rank()));
         let y = per_lane(&self.data, dims, |z, out| {
             let (max, log_sum) = shift_and_log_sum(z);
-            z.iter()
-                .zip(out.iter_mut())
-                .for_each(|(&v, o)| *o = v - max - log_sum);
+            z.iter().zip(out.iter_mut()).for_each(|(&v, o)| *o = v - max - log_sum);
         });
         let y = Tensor::from_vec(y, &self.shape);
         let saved = y.detach();
         y.recorded("log_softmax", &[self], move |g| {
             let sum = per_lane(&g.data, dims, |v, out| out.fill(v.iter().copied().sum()));
-            let dz = super::zip3_map(&saved.data, &g.data, &sum, |log_p, g, s| {
-                g - log_p.exp() * s
-            });
+            let dz = super::zip3_map(&saved.data, &g.data, &sum, |log_p, g, s| g - log_p.exp() * s);
             vec![Some(Tensor::from_vec(dz, &g.shape))]
         })
     }

@@ -51,11 +51,7 @@ impl<E: Element> Tensor<E> {
     /// xᵖ for a constant p.  d/dx xᵖ = p·xᵖ⁻¹.
     pub fn pow(&self, p: f64) -> Tensor<E> {
         let p = E::from_f64(p);
-        self.unary(
-            "pow",
-            move |x| x.powf(p),
-            move |x, _y| p * x.powf(p - E::ONE),
-        )
+        self.unary("pow", move |x| x.powf(p), move |x, _y| p * x.powf(p - E::ONE))
     }
 
     /// |x|.  d/dx |x| = sign(x) (0 at the kink x = 0).
@@ -66,11 +62,7 @@ impl<E: Element> Tensor<E> {
     // ANCHOR: relu
     /// max(0, x).  d/dx = 1 for x > 0, else 0.
     pub fn relu(&self) -> Tensor<E> {
-        self.unary(
-            "relu",
-            |x| if x > E::ZERO { x } else { E::ZERO },
-            |x, _y| step(x),
-        )
+        self.unary("relu", |x| if x > E::ZERO { x } else { E::ZERO }, |x, _y| step(x))
     }
     // ANCHOR_END: relu
 
@@ -78,11 +70,7 @@ impl<E: Element> Tensor<E> {
     pub fn leaky_relu(&self, alpha: f64) -> Tensor<E> {
         let a = E::from_f64(alpha);
         let f = move |x: E| if x > E::ZERO { x } else { a * x };
-        self.unary(
-            "leaky_relu",
-            f,
-            move |x, _y| if x > E::ZERO { E::ONE } else { a },
-        )
+        self.unary("leaky_relu", f, move |x, _y| if x > E::ZERO { E::ONE } else { a })
     }
 
     /// σ(x) = 1 / (1 + e⁻ˣ).  dσ/dx = σ(1 − σ) = y(1 − y).

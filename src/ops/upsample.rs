@@ -27,12 +27,7 @@ fn bilinear_taps(input: usize, output: usize) -> Vec<Taps> {
             let lo = (src.floor() as usize).min(input - 1);
             let hi = (lo + 1).min(input - 1);
             let frac = src - lo as f64;
-            Taps {
-                lo,
-                hi,
-                w_lo: 1.0 - frac,
-                w_hi: frac,
-            }
+            Taps { lo, hi, w_lo: 1.0 - frac, w_hi: frac }
         })
         .collect()
 }
@@ -44,12 +39,7 @@ fn nearest_taps(input: usize, output: usize) -> Vec<Taps> {
     (0..output)
         .map(|dst| {
             let src = ((dst as f64 * scale).floor() as usize).min(input - 1);
-            Taps {
-                lo: src,
-                hi: src,
-                w_lo: 1.0,
-                w_hi: 0.0,
-            }
+            Taps { lo: src, hi: src, w_lo: 1.0, w_hi: 0.0 }
         })
         .collect()
 }
@@ -67,18 +57,9 @@ impl<E: Element> Tensor<E> {
 
     // ANCHOR: resize
     /// y[oy, ox] = Σ over the 2×2 taps of wy·wx·x[iy, ix]; backward is the transpose.
-    fn resize(
-        &self,
-        op: &'static str,
-        (oh, ow): (usize, usize),
-        taps: fn(usize, usize) -> Vec<Taps>,
-    ) -> Tensor<E> {
+    fn resize(&self, op: &'static str, (oh, ow): (usize, usize), taps: fn(usize, usize) -> Vec<Taps>) -> Tensor<E> {
         let (n, c, h, w) = self.dims4(op);
-        assert!(
-            oh > 0 && ow > 0 && h > 0 && w > 0,
-            "{op}: cannot resize {:?} to {oh}x{ow}",
-            self.shape
-        );
+        assert!(oh > 0 && ow > 0 && h > 0 && w > 0, "{op}: cannot resize {:?} to {oh}x{ow}", self.shape);
         let (ty, tx) = (taps(h, oh), taps(w, ow));
         // the four (input index, weight) pairs that output pixel (oy, ox) reads
         let corners = move |oy: usize, ox: usize| {
@@ -92,28 +73,21 @@ impl<E: Element> Tensor<E> {
             .map(|(iy, ix, wt)| (iy * w + ix, E::from_f64(wt)))
         };
         let mut y = vec![E::ZERO; n * c * oh * ow];
-        y.par_chunks_mut(oh * ow)
-            .zip(self.data.par_chunks(h * w))
-            .for_each(|(y_plane, x_plane)| {
-                for (o, yv) in y_plane.iter_mut().enumerate() {
-                    *yv = corners(o / ow, o % ow)
-                        .iter()
-                        .map(|&(i, wt)| wt * x_plane[i])
-                        .sum();
-                }
-            });
+        y.par_chunks_mut(oh * ow).zip(self.data.par_chunks(h * w)).for_each(|(y_plane, x_plane)| {
+            for (o, yv) in y_plane.iter_mut().enumerate() {
+                *yv = corners(o / ow, o % ow).iter().map(|&(i, wt)| wt * x_plane[i]).sum();
+            }
+        });
         let input_shape = self.shape.clone();
         Tensor::from_op(op, y, &[n, c, oh, ow], &[self], move |g| {
             let mut dx = vec![E::ZERO; n * c * h * w];
-            dx.par_chunks_mut(h * w)
-                .zip(g.data.par_chunks(oh * ow))
-                .for_each(|(dx_plane, g_plane)| {
-                    for (o, &gv) in g_plane.iter().enumerate() {
-                        for (i, wt) in corners(o / ow, o % ow) {
-                            dx_plane[i] += wt * gv;
-                        }
+            dx.par_chunks_mut(h * w).zip(g.data.par_chunks(oh * ow)).for_each(|(dx_plane, g_plane)| {
+                for (o, &gv) in g_plane.iter().enumerate() {
+                    for (i, wt) in corners(o / ow, o % ow) {
+                        dx_plane[i] += wt * gv;
                     }
-                });
+                }
+            });
             vec![Some(Tensor::from_vec(dx, &input_shape))]
         })
     }

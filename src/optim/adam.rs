@@ -30,32 +30,17 @@ pub struct Adam {
 impl Adam {
     /// Adam with β = (0.9, 0.999), ε = 1e-8, no weight decay.
     pub fn new(lr: f64) -> Self {
-        Adam {
-            lr,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled: false,
-            moments: HashMap::new(),
-        }
+        Adam { lr, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, decoupled: false, moments: HashMap::new() }
     }
 
     /// AdamW with decoupled weight decay λ (PyTorch's default λ is 0.01).
     pub fn adamw(lr: f64, weight_decay: f64) -> Self {
-        Adam {
-            weight_decay,
-            decoupled: true,
-            ..Self::new(lr)
-        }
+        Adam { weight_decay, decoupled: true, ..Self::new(lr) }
     }
 
     /// Adam with L2 weight decay λ added to the gradient.
     pub fn weight_decay(self, weight_decay: f64) -> Self {
-        Adam {
-            weight_decay,
-            decoupled: false,
-            ..self
-        }
+        Adam { weight_decay, decoupled: false, ..self }
     }
 }
 
@@ -66,10 +51,8 @@ impl Optimizer for Adam {
         let (b1, b2) = self.betas;
         let decoupled = self.decoupled;
         for_each_param(model, grads, &mut |name, p, g| {
-            let (m, v, t) = self
-                .moments
-                .entry(name.to_string())
-                .or_insert_with(|| (vec![0.0; p.len()], vec![0.0; p.len()], 0));
+            let (m, v, t) =
+                self.moments.entry(name.to_string()).or_insert_with(|| (vec![0.0; p.len()], vec![0.0; p.len()], 0));
             *t += 1;
             let (c1, c2) = (1.0 - b1.powi(*t as i32), 1.0 - b2.powi(*t as i32));
             for i in 0..p.len() {
@@ -100,11 +83,7 @@ impl Optimizer for Adam {
         let moments = self.moments.iter();
         moments
             .flat_map(|(k, (m, v, t))| {
-                [
-                    (format!("m/{k}"), m.clone()),
-                    (format!("v/{k}"), v.clone()),
-                    (format!("t/{k}"), vec![*t as f32]),
-                ]
+                [(format!("m/{k}"), m.clone()), (format!("v/{k}"), v.clone()), (format!("t/{k}"), vec![*t as f32])]
             })
             .collect()
     }
@@ -114,10 +93,7 @@ impl Optimizer for Adam {
             let Some((part, name)) = key.split_once('/') else {
                 continue;
             };
-            let entry = self
-                .moments
-                .entry(name.to_string())
-                .or_insert_with(|| (vec![], vec![], 0));
+            let entry = self.moments.entry(name.to_string()).or_insert_with(|| (vec![], vec![], 0));
             match part {
                 "m" => entry.0 = values,
                 "v" => entry.1 = values,

@@ -47,9 +47,7 @@ impl LrSchedule {
         match *self {
             LrSchedule::Constant => base,
             LrSchedule::Step { every, gamma } => base * gamma.powi((t / every.max(1)) as i32),
-            LrSchedule::Cosine { min_factor } => {
-                cosine(base, base * min_factor, t as f64 / total as f64)
-            }
+            LrSchedule::Cosine { min_factor } => cosine(base, base * min_factor, t as f64 / total as f64),
             LrSchedule::WarmupCosine { warmup, min_factor } => {
                 if t < warmup {
                     base * (t + 1) as f64 / warmup as f64
@@ -64,11 +62,7 @@ impl LrSchedule {
                 if (t as f64) < rise {
                     cosine(start, base, t as f64 / rise)
                 } else {
-                    cosine(
-                        base,
-                        end,
-                        (t as f64 - rise) / (total as f64 - rise).max(1.0),
-                    )
+                    cosine(base, end, (t as f64 - rise) / (total as f64 - rise).max(1.0))
                 }
             }
         }

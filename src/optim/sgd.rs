@@ -28,42 +28,24 @@ pub struct Sgd {
 impl Sgd {
     /// Plain SGD with learning rate `lr`.
     pub fn new(lr: f64) -> Self {
-        Sgd {
-            lr,
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-            velocity: HashMap::new(),
-        }
+        Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0, velocity: HashMap::new() }
     }
 
     /// With momentum μ; `nesterov` selects the look-ahead form.
     pub fn momentum(self, momentum: f64, nesterov: bool) -> Self {
-        Sgd {
-            momentum,
-            nesterov,
-            ..self
-        }
+        Sgd { momentum, nesterov, ..self }
     }
 
     /// With L2 weight decay λ.
     pub fn weight_decay(self, weight_decay: f64) -> Self {
-        Sgd {
-            weight_decay,
-            ..self
-        }
+        Sgd { weight_decay, ..self }
     }
 }
 
 impl Optimizer for Sgd {
     // ANCHOR: step
     fn step(&mut self, model: &mut dyn Module, grads: &Gradients) {
-        let (lr, mu, wd, nesterov) = (
-            self.lr as f32,
-            self.momentum as f32,
-            self.weight_decay as f32,
-            self.nesterov,
-        );
+        let (lr, mu, wd, nesterov) = (self.lr as f32, self.momentum as f32, self.weight_decay as f32, self.nesterov);
         for_each_param(model, grads, &mut |name, p, g| {
             let mut first = false;
             let v = self.velocity.entry(name.to_string()).or_insert_with(|| {
@@ -91,10 +73,7 @@ impl Optimizer for Sgd {
     }
 
     fn state(&self) -> Vec<(String, Vec<f32>)> {
-        self.velocity
-            .iter()
-            .map(|(k, v)| (format!("velocity/{k}"), v.clone()))
-            .collect()
+        self.velocity.iter().map(|(k, v)| (format!("velocity/{k}"), v.clone())).collect()
     }
 
     fn set_state(&mut self, state: Vec<(String, Vec<f32>)>) {

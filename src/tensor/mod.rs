@@ -38,12 +38,7 @@ pub struct Tensor<E: Element = f32> {
 
 impl<E: Element> Clone for Tensor<E> {
     fn clone(&self) -> Self {
-        Tensor {
-            id: self.id,
-            shape: self.shape.clone(),
-            data: Arc::clone(&self.data),
-            node: self.node.clone(),
-        }
+        Tensor { id: self.id, shape: self.shape.clone(), data: Arc::clone(&self.data), node: self.node.clone() }
     }
 }
 
@@ -64,29 +59,14 @@ impl<E: Element> Tensor<E> {
     /// # Panics
     /// When `data.len()` differs from the product of `shape`.
     pub fn from_vec(data: Vec<E>, shape: &[usize]) -> Self {
-        assert_eq!(
-            data.len(),
-            shape::numel(shape),
-            "from_vec: {} values cannot fill shape {shape:?}",
-            data.len()
-        );
-        Tensor {
-            id: TensorId::fresh(),
-            shape: shape.to_vec(),
-            data: Arc::new(data),
-            node: None,
-        }
+        assert_eq!(data.len(), shape::numel(shape), "from_vec: {} values cannot fill shape {shape:?}", data.len());
+        Tensor { id: TensorId::fresh(), shape: shape.to_vec(), data: Arc::new(data), node: None }
     }
 
     /// A constant tensor viewing data that another tensor already holds.
     pub(crate) fn from_shared(data: Arc<Vec<E>>, shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), shape::numel(shape));
-        Tensor {
-            id: TensorId::fresh(),
-            shape: shape.to_vec(),
-            data,
-            node: None,
-        }
+        Tensor { id: TensorId::fresh(), shape: shape.to_vec(), data, node: None }
     }
 
     /// A tensor filled with `value`.
@@ -111,28 +91,20 @@ impl<E: Element> Tensor<E> {
 
     /// Samples from the standard normal N(0, 1) (Box–Muller transform).
     pub fn randn(shape: &[usize], rng: &mut impl Rng) -> Self {
-        let data = (0..shape::numel(shape))
-            .map(|_| E::from_f64(standard_normal(rng)))
-            .collect();
+        let data = (0..shape::numel(shape)).map(|_| E::from_f64(standard_normal(rng))).collect();
         Self::from_vec(data, shape)
     }
 
     /// Samples uniformly from `[low, high)`.
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut impl Rng) -> Self {
-        let data = (0..shape::numel(shape))
-            .map(|_| E::from_f64(rng.random_range(low..high)))
-            .collect();
+        let data = (0..shape::numel(shape)).map(|_| E::from_f64(rng.random_range(low..high))).collect();
         Self::from_vec(data, shape)
     }
 
     /// Marks this tensor as a leaf whose gradient `backward()` should compute
     /// (a parameter, or an input image to be optimised).
     pub fn with_grad(self) -> Self {
-        Tensor {
-            id: TensorId::fresh(),
-            node: Some(Arc::new(Node::leaf())),
-            ..self
-        }
+        Tensor { id: TensorId::fresh(), node: Some(Arc::new(Node::leaf())), ..self }
     }
 
     /// The same values, cut from the graph: gradients do not flow through it.
@@ -185,12 +157,7 @@ impl<E: Element> Tensor<E> {
     /// # Panics
     /// When the tensor has more than one element.
     pub fn item(&self) -> E {
-        assert_eq!(
-            self.numel(),
-            1,
-            "item: tensor of shape {:?} has more than one value",
-            self.shape
-        );
+        assert_eq!(self.numel(), 1, "item: tensor of shape {:?} has more than one value", self.shape);
         self.data[0]
     }
 
@@ -208,10 +175,7 @@ impl<E: Element> Tensor<E> {
     pub fn dims4(&self, op: &str) -> (usize, usize, usize, usize) {
         match self.shape[..] {
             [n, c, h, w] => (n, c, h, w),
-            _ => panic!(
-                "{op}: expected a 4-D NCHW tensor, got shape {:?}",
-                self.shape
-            ),
+            _ => panic!("{op}: expected a 4-D NCHW tensor, got shape {:?}", self.shape),
         }
     }
 

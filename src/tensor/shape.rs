@@ -51,27 +51,14 @@ fn dim_from_end(shape: &[usize], k: usize) -> usize {
 pub fn broadcast_strides(shape: &[usize], target: &[usize]) -> Vec<usize> {
     let own = contiguous_strides(shape);
     let offset = target.len() - shape.len();
-    (0..target.len())
-        .map(|i| {
-            if i < offset || shape[i - offset] == 1 {
-                0
-            } else {
-                own[i - offset]
-            }
-        })
-        .collect()
+    (0..target.len()).map(|i| if i < offset || shape[i - offset] == 1 { 0 } else { own[i - offset] }).collect()
 }
 
 // ANCHOR: odometer
 /// Visits every index of `shape` in row-major order and calls `f` with the
 /// matching offsets into two strided operands. No allocation per element:
 /// the multi-index is advanced like an odometer.
-pub fn for_each_offset2(
-    shape: &[usize],
-    strides_a: &[usize],
-    strides_b: &[usize],
-    mut f: impl FnMut(usize, usize),
-) {
+pub fn for_each_offset2(shape: &[usize], strides_a: &[usize], strides_b: &[usize], mut f: impl FnMut(usize, usize)) {
     let total = numel(shape);
     if total == 0 {
         return;

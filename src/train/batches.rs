@@ -12,9 +12,7 @@ use rayon::prelude::*;
 /// The order in which epoch `epoch` visits `count` images (a fixed permutation per seed and epoch).
 pub fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..count).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(
-        seed ^ (epoch as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
-    ));
+    order.shuffle(&mut StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)));
     order
 }
 
@@ -30,15 +28,12 @@ pub fn make_batch(
     let [c, h, w] = data.shape;
     let per_image = c * h * w;
     let mut values = vec![0f32; indices.len() * per_image];
-    values
-        .par_chunks_mut(per_image)
-        .zip(indices.par_iter())
-        .for_each(|(out, &i)| {
-            pre.apply(data.image(i), out);
-            if let Some((recipe, seed, epoch)) = augment {
-                recipe.apply(out, (c, h, w), seed, epoch, i);
-            }
-        });
+    values.par_chunks_mut(per_image).zip(indices.par_iter()).for_each(|(out, &i)| {
+        pre.apply(data.image(i), out);
+        if let Some((recipe, seed, epoch)) = augment {
+            recipe.apply(out, (c, h, w), seed, epoch, i);
+        }
+    });
     let labels = indices.iter().map(|&i| data.labels[i]).collect();
     (Tensor::from_vec(values, &[indices.len(), c, h, w]), labels)
 }

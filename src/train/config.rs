@@ -49,28 +49,16 @@ impl TrainConfig {
             return bad("epochs", "must be at least 1".into());
         }
         if self.batch < 2 {
-            return bad(
-                "batch",
-                format!(
-                    "{} is too small: BatchNorm needs at least 2 images per batch",
-                    self.batch
-                ),
-            );
+            return bad("batch", format!("{} is too small: BatchNorm needs at least 2 images per batch", self.batch));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad("lr", format!("{} must be a positive number", self.lr));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(
-                "weight-decay",
-                format!("{} must be zero or positive", self.weight_decay),
-            );
+            return bad("weight-decay", format!("{} must be zero or positive", self.weight_decay));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return bad(
-                "label-smoothing",
-                format!("{} must be in [0, 1)", self.label_smoothing),
-            );
+            return bad("label-smoothing", format!("{} must be in [0, 1)", self.label_smoothing));
         }
         if self.limit == Some(0) {
             return bad("limit", "must be at least 1".into());
@@ -105,17 +93,11 @@ impl TrainConfig {
     /// A fresh optimiser.
     pub fn optimizer(&self) -> Result<Box<dyn Optimizer>> {
         Ok(match self.optimizer.as_str() {
-            "sgd" => Box::new(
-                Sgd::new(self.lr)
-                    .momentum(0.9, true)
-                    .weight_decay(self.weight_decay),
-            ),
+            "sgd" => Box::new(Sgd::new(self.lr).momentum(0.9, true).weight_decay(self.weight_decay)),
             "adam" => Box::new(Adam::new(self.lr).weight_decay(self.weight_decay)),
             "adamw" => Box::new(Adam::adamw(self.lr, self.weight_decay)),
             other => {
-                return Err(Error::msg(format!(
-                    "--optimizer: unknown optimizer '{other}'; choose sgd, adam or adamw"
-                )))
+                return Err(Error::msg(format!("--optimizer: unknown optimizer '{other}'; choose sgd, adam or adamw")))
             }
         })
     }

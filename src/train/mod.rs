@@ -47,46 +47,23 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
     let n = splits.train.len();
     let val_count = cfg.val.unwrap_or((n / 10).min(5000));
     if val_count >= n {
-        return Err(Error::msg(format!(
-            "--val: {val_count} validation images leave none of the {n} training images"
-        )));
+        return Err(Error::msg(format!("--val: {val_count} validation images leave none of the {n} training images")));
     }
-    let val = if val_count > 0 {
-        tail(&splits.train, val_count)
-    } else {
-        splits.test.clone()
-    };
+    let val = if val_count > 0 { tail(&splits.train, val_count) } else { splits.test.clone() };
     let train_len = (n - val_count).min(cfg.limit.unwrap_or(usize::MAX));
     let train = splits.train.truncated(train_len);
     let preprocessing = Preprocessing::fit(cfg.normalization, &train);
-    Ok(Prepared {
-        train,
-        val,
-        test: splits.test,
-        preprocessing,
-    })
+    Ok(Prepared { train, val, test: splits.test, preprocessing })
 }
 
 /// The last `count` images of a dataset.
 fn tail(data: &Dataset, count: usize) -> Dataset {
     let start = data.len() - count;
-    let mut out = Dataset {
-        classes: data.classes.clone(),
-        shape: data.shape,
-        ..Dataset::default()
-    };
+    let mut out = Dataset { classes: data.classes.clone(), shape: data.shape, ..Dataset::default() };
     out.images = data.images[start * data.image_len()..].to_vec();
     out.labels = data.labels[start..].to_vec();
-    out.boxes = data
-        .boxes
-        .get(start..)
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
-    out.keypoints = data
-        .keypoints
-        .get(start..)
-        .map(|k| k.to_vec())
-        .unwrap_or_default();
+    out.boxes = data.boxes.get(start..).map(|b| b.to_vec()).unwrap_or_default();
+    out.keypoints = data.keypoints.get(start..).map(|k| k.to_vec()).unwrap_or_default();
     out
 }
 
@@ -99,9 +76,9 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     let [c, h, w] = data.train.shape;
     let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
     let mut opt = cfg.optimizer()?;
-    let mut history = Vec::new();
+    let (mut history, mut resume_step) = (Vec::new(), 0);
     if resume {
-        history = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
+        (history, resume_step) = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
     } else {
         run.start(cfg)?;
     }
@@ -113,6 +90,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         classes: data.train.classes.clone(),
         preprocessing: data.preprocessing.clone(),
         epoch: history.len(),
+        step: 0,
     };
     println!(
         "{}: {} on {} ({} training, {} validation images)",
@@ -128,34 +106,20 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
         model.set_training(true);
         let order = epoch_order(data.train.len(), cfg.seed, epoch);
-        for (step, idx) in order.chunks(cfg.batch).enumerate() {
+        // after an interruption, skip the steps this epoch had already done
+        let skip = std::mem::take(&mut resume_step);
+        bar.inc(skip as u64);
+        for (step, idx) in order.chunks(cfg.batch).enumerate().skip(skip) {
             if idx.len() < 2 {
                 continue; // BatchNorm cannot normalise a batch of one
             }
-            opt.set_lr(schedule.lr_at(
-                cfg.lr,
-                epoch * steps_per_epoch + step,
-                cfg.epochs * steps_per_epoch,
-            ));
-            let (x, labels) = make_batch(
-                &data.train,
-                idx,
-                &data.preprocessing,
-                Some((&cfg.augment, cfg.seed, epoch)),
-            );
+            opt.set_lr(schedule.lr_at(cfg.lr, epoch * steps_per_epoch + step, cfg.epochs * steps_per_epoch));
+            let (x, labels) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
             let logits = model.forward(&x);
             let loss = logits.cross_entropy(&labels, cfg.label_smoothing);
             let grads = loss.backward();
-            (loss_sum, seen) = (
-                loss_sum + loss.item() as f64 * idx.len() as f64,
-                seen + idx.len(),
-            );
-            correct += logits
-                .argmax(1)
-                .iter()
-                .zip(&labels)
-                .filter(|(p, y)| p == y)
-                .count();
+            (loss_sum, seen) = (loss_sum + loss.item() as f64 * idx.len() as f64, seen + idx.len());
+            correct += logits.argmax(1).iter().zip(&labels).filter(|(p, y)| p == y).count();
             drop((logits, loss));
             opt.step(&mut model, &grads);
             bar.inc(1);
@@ -167,16 +131,13 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             ));
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
-                run.save_last(&mut model, opt.as_ref(), &meta)?;
+                run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, ..meta.clone() })?;
                 return Ok(Outcome::Interrupted(epoch));
             }
         }
         bar.finish_and_clear();
-        let val = evaluate(
-            &predict(&mut model, &data.val, &data.preprocessing, 256),
-            &data.val.labels,
-            &data.val.classes,
-        );
+        let val =
+            evaluate(&predict(&mut model, &data.val, &data.preprocessing, 256), &data.val.labels, &data.val.classes);
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -189,9 +150,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         };
         println!("{}", metrics.line(cfg.epochs));
         meta.epoch = epoch + 1;
-        let best = history
-            .iter()
-            .all(|m: &EpochMetrics| metrics.val_accuracy > m.val_accuracy);
+        let best = history.iter().all(|m: &EpochMetrics| metrics.val_accuracy > m.val_accuracy);
         history.push(metrics);
         run.record_epoch(&mut model, opt.as_ref(), &meta, &history, best)?;
     }
@@ -201,8 +160,8 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
 
 fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
     let bar = ProgressBar::new(steps as u64);
-    let style = ProgressStyle::with_template("{prefix} [{bar:28}] {pos}/{len} {msg} (ETA {eta})")
-        .expect("valid template");
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:28}] {pos}/{len} {msg} (ETA {eta})").expect("valid template");
     bar.set_style(style.progress_chars("=> "));
     bar.set_prefix(format!("epoch {}/{epochs}", epoch + 1));
     bar
@@ -211,16 +170,9 @@ fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
 /// Loads a run's best checkpoint (or its last, if no epoch finished validation).
 pub fn load_run_model(run: &RunDir) -> Result<(Model, CheckpointMeta)> {
     let best = run.path.join("best.safetensors");
-    let path = if best.exists() {
-        best
-    } else {
-        run.path.join("last.safetensors")
-    };
+    let path = if best.exists() { best } else { run.path.join("last.safetensors") };
     if !path.exists() {
-        return Err(Error::file(
-            &run.path,
-            "no checkpoint here (best.safetensors or last.safetensors); train first",
-        ));
+        return Err(Error::file(&run.path, "no checkpoint here (best.safetensors or last.safetensors); train first"));
     }
     checkpoint::load(&path)
 }

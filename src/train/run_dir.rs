@@ -59,9 +59,7 @@ pub struct RunDir {
 impl RunDir {
     /// The run folder at `path` (created when training starts).
     pub fn new(path: impl AsRef<Path>) -> Self {
-        RunDir {
-            path: path.as_ref().to_path_buf(),
-        }
+        RunDir { path: path.as_ref().to_path_buf() }
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -82,10 +80,7 @@ impl RunDir {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let lines = text.lines().filter(|l| !l.trim().is_empty()).enumerate();
         lines
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .map_err(|e| Error::file(&path, format!("line {}: {e}", i + 1)))
-            })
+            .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::file(&path, format!("line {}: {e}", i + 1))))
             .collect()
     }
 
@@ -102,19 +97,16 @@ impl RunDir {
     }
 
     /// Loads the last checkpoint and optimiser state into a freshly built model;
-    /// returns the metrics so far.
+    /// returns the metrics so far and the steps already done in the next epoch.
     pub fn resume_into(
         &self,
         model: &mut Model,
         opt: &mut dyn Optimizer,
         pre: &Preprocessing,
-    ) -> Result<Vec<EpochMetrics>> {
+    ) -> Result<(Vec<EpochMetrics>, usize)> {
         let last = self.file("last.safetensors");
         if !last.exists() {
-            return Err(Error::file(
-                &last,
-                "nothing to resume: no last checkpoint in this run folder",
-            ));
+            return Err(Error::file(&last, "nothing to resume: no last checkpoint in this run folder"));
         }
         let (tensors, _) = checkpoint::read_tensors(&last)?;
         checkpoint::load_state(&last, model, tensors)?;
@@ -132,22 +124,13 @@ impl RunDir {
         }
         let mut metrics = self.metrics()?;
         metrics.truncate(meta.epoch);
-        Ok(metrics)
+        Ok((metrics, meta.step))
     }
 
     /// Saves the model and optimiser state as `last` (used on Ctrl-C too).
-    pub fn save_last(
-        &self,
-        model: &mut Model,
-        opt: &dyn Optimizer,
-        meta: &CheckpointMeta,
-    ) -> Result<()> {
+    pub fn save_last(&self, model: &mut Model, opt: &dyn Optimizer, meta: &CheckpointMeta) -> Result<()> {
         checkpoint::save(&self.file("last.safetensors"), model, meta)?;
-        let state: Vec<_> = opt
-            .state()
-            .into_iter()
-            .map(|(k, v)| (k, vec![v.len()], v, StateKind::Buffer))
-            .collect();
+        let state: Vec<_> = opt.state().into_iter().map(|(k, v)| (k, vec![v.len()], v, StateKind::Buffer)).collect();
         checkpoint::write_tensors(&self.file("optimizer.safetensors"), &state, HashMap::new())
     }
 
@@ -164,13 +147,8 @@ impl RunDir {
         if best {
             checkpoint::save(&self.file("best.safetensors"), model, meta)?;
         }
-        let lines: Vec<String> = history
-            .iter()
-            .map(|m| serde_json::to_string(m).expect("numbers serialise"))
-            .collect();
-        write_atomic(&self.file("metrics.jsonl"), |w| {
-            w.write_all((lines.join("\n") + "\n").as_bytes())
-        })?;
+        let lines: Vec<String> = history.iter().map(|m| serde_json::to_string(m).expect("numbers serialise")).collect();
+        write_atomic(&self.file("metrics.jsonl"), |w| w.write_all((lines.join("\n") + "\n").as_bytes()))?;
         save_png(&self.file("curves.png"), &curves_image(history))
     }
 }
@@ -178,12 +156,7 @@ impl RunDir {
 // ANCHOR: curves
 /// Loss and accuracy per epoch, training and validation, side by side.
 pub fn curves_image(history: &[EpochMetrics]) -> image::RgbImage {
-    let series = |f: fn(&EpochMetrics) -> f64| {
-        history
-            .iter()
-            .map(|m| (m.epoch as f64, f(m)))
-            .collect::<Vec<_>>()
-    };
+    let series = |f: fn(&EpochMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect::<Vec<_>>();
     let loss = LinePlot::new("Loss", "epoch", "cross-entropy")
         .with("train", series(|m| m.train_loss))
         .with("validation", series(|m| m.val_loss));

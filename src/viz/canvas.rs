@@ -12,9 +12,7 @@ pub struct Canvas {
 impl Canvas {
     /// A white canvas.
     pub fn new(width: u32, height: u32) -> Self {
-        Canvas {
-            image: RgbImage::from_pixel(width, height, Rgb([255, 255, 255])),
-        }
+        Canvas { image: RgbImage::from_pixel(width, height, Rgb([255, 255, 255])) }
     }
 
     /// Sets one pixel, ignoring coordinates outside the canvas.
@@ -34,13 +32,7 @@ impl Canvas {
     }
 
     /// A straight line `thickness` pixels wide (Bresenham's algorithm, stamped with a square).
-    pub fn line(
-        &mut self,
-        (x0, y0): (i32, i32),
-        (x1, y1): (i32, i32),
-        thickness: i32,
-        color: Rgb<u8>,
-    ) {
+    pub fn line(&mut self, (x0, y0): (i32, i32), (x1, y1): (i32, i32), thickness: i32, color: Rgb<u8>) {
         let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
         let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
         let (mut x, mut y, mut err) = (x0, y0, dx + dy);
@@ -73,10 +65,7 @@ impl Canvas {
     /// Text with its top-left corner at (x, y); each glyph is 8·scale pixels square.
     pub fn text(&mut self, x: i32, y: i32, text: &str, scale: i32, color: Rgb<u8>) {
         for (i, ch) in text.chars().enumerate() {
-            let glyph = font8x8::BASIC_FONTS
-                .get(ch)
-                .or_else(|| font8x8::LATIN_FONTS.get(ch))
-                .unwrap_or([0; 8]);
+            let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::LATIN_FONTS.get(ch)).unwrap_or([0; 8]);
             for (row, bits) in glyph.iter().enumerate() {
                 for col in 0..8 {
                     if bits >> col & 1 == 1 {

@@ -10,17 +10,8 @@ use image::{Rgb, RgbImage};
 /// A 2-D map (row-major, `h×w`) as a grey image, min → black, max → white
 /// (a constant map is mid-grey). Each value becomes a `scale×scale` block.
 pub fn gray_image(map: &[f32], h: usize, w: usize, scale: u32) -> RgbImage {
-    assert_eq!(
-        map.len(),
-        h * w,
-        "gray_image: {} values for a {h}x{w} map",
-        map.len()
-    );
-    let (lo, hi) = map
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &v| {
-            (l.min(v), u.max(v))
-        });
+    assert_eq!(map.len(), h * w, "gray_image: {} values for a {h}x{w} map", map.len());
+    let (lo, hi) = map.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &v| (l.min(v), u.max(v)));
     let range = hi - lo;
     RgbImage::from_fn(w as u32 * scale, h as u32 * scale, |x, y| {
         let v = map[(y / scale) as usize * w + (x / scale) as usize];
@@ -39,13 +30,7 @@ pub fn labelled_row(images: &[(&RgbImage, &str)], gap: u32) -> RgbImage {
     let mut x = gap;
     for (img, caption) in images {
         image::imageops::replace(&mut canvas.image, *img, x as i64, gap as i64 / 2);
-        canvas.text(
-            x as i32,
-            (gap / 2 + img.height() + 3) as i32,
-            caption,
-            1,
-            Rgb([0, 0, 0]),
-        );
+        canvas.text(x as i32, (gap / 2 + img.height() + 3) as i32, caption, 1, Rgb([0, 0, 0]));
         x += img.width() + gap;
     }
     canvas.image
@@ -53,9 +38,7 @@ pub fn labelled_row(images: &[(&RgbImage, &str)], gap: u32) -> RgbImage {
 
 /// Draws the outline of `bbox` (in image pixels, multiplied by `scale`) onto `image`.
 pub fn draw_box(image: &mut RgbImage, bbox: &crate::data::BBox, scale: f32, color: Rgb<u8>) {
-    let mut canvas = Canvas {
-        image: std::mem::take(image),
-    };
+    let mut canvas = Canvas { image: std::mem::take(image) };
     let (x0, y0) = ((bbox.x0 * scale) as i32, (bbox.y0 * scale) as i32);
     let (x1, y1) = ((bbox.x1 * scale) as i32 - 1, (bbox.y1 * scale) as i32 - 1);
     canvas.rect(x0, y0, x1 - x0, y1 - y0, 1, color);

@@ -53,12 +53,8 @@ impl Axis {
     fn fit(values: impl Iterator<Item = f64>, log: bool, fixed: Option<(f64, f64)>) -> Self {
         let t = |v: f64| if log { v.log10() } else { v };
         let (mut lo, mut hi) = fixed.map(|(a, b)| (t(a), t(b))).unwrap_or_else(|| {
-            let ok = values
-                .filter(|v| v.is_finite() && (!log || *v > 0.0))
-                .map(t);
-            ok.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-                (l.min(v), h.max(v))
-            })
+            let ok = values.filter(|v| v.is_finite() && (!log || *v > 0.0)).map(t);
+            ok.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)))
         });
         if !lo.is_finite() {
             (lo, hi) = (0.0, 1.0);
@@ -81,17 +77,11 @@ impl Axis {
     /// Tick values: decades on a log axis, 1-2-5 steps on a linear one.
     fn ticks(&self) -> Vec<f64> {
         if self.log {
-            return (self.lo.ceil() as i32..=self.hi.floor() as i32)
-                .map(|k| 10f64.powi(k))
-                .collect();
+            return (self.lo.ceil() as i32..=self.hi.floor() as i32).map(|k| 10f64.powi(k)).collect();
         }
         let raw = (self.hi - self.lo) / 6.0;
         let mag = 10f64.powf(raw.log10().floor());
-        let step = [1.0, 2.0, 5.0, 10.0]
-            .iter()
-            .map(|m| m * mag)
-            .find(|s| *s >= raw)
-            .unwrap_or(10.0 * mag);
+        let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
         let first = (self.lo / step).ceil() as i64;
         let last = (self.hi / step).floor() as i64;
         (first..=last).map(|k| k as f64 * step).collect()
@@ -103,8 +93,7 @@ fn tick_label(v: f64) -> String {
     if v == 0.0 {
         "0".into()
     } else if v.abs() >= 1e4 || v.abs() < 1e-2 {
-        format!("1e{}", v.abs().log10().round() as i32)
-            .replace("1e", if v < 0.0 { "-1e" } else { "1e" })
+        format!("1e{}", v.abs().log10().round() as i32).replace("1e", if v < 0.0 { "-1e" } else { "1e" })
     } else {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -127,10 +116,7 @@ impl LinePlot {
 
     /// Adds a curve (builder style).
     pub fn with(mut self, label: &str, points: Vec<(f64, f64)>) -> Self {
-        self.series.push(Series {
-            label: label.into(),
-            points,
-        });
+        self.series.push(Series { label: label.into(), points });
         self
     }
 
@@ -144,42 +130,28 @@ impl LinePlot {
         let ax = Axis::fit(all().map(|p| p.0), self.log_x, None);
         let ay = Axis::fit(all().map(|p| p.1), self.log_y, self.y_range);
         let to_px = |x: f64, y: f64| {
-            (
-                left + (ax.unit(x) * pw as f64).round() as i32,
-                top + ph - (ay.unit(y) * ph as f64).round() as i32,
-            )
+            (left + (ax.unit(x) * pw as f64).round() as i32, top + ph - (ay.unit(y) * ph as f64).round() as i32)
         };
         let (grey, black) = (Rgb([225, 225, 225]), Rgb([0, 0, 0]));
         for t in ax.ticks() {
             let (x, _) = to_px(t, if ay.log { 10f64.powf(ay.lo) } else { ay.lo });
             c.line((x, top), (x, top + ph), 1, grey);
             let label = tick_label(t);
-            c.text(
-                x - Canvas::text_width(&label, 1) / 2,
-                top + ph + 6,
-                &label,
-                1,
-                black,
-            );
+            c.text(x - Canvas::text_width(&label, 1) / 2, top + ph + 6, &label, 1, black);
         }
         for t in ay.ticks() {
             let (_, y) = to_px(if ax.log { 10f64.powf(ax.lo) } else { ax.lo }, t);
             c.line((left, y), (left + pw, y), 1, grey);
             let label = tick_label(t);
-            c.text(
-                left - 6 - Canvas::text_width(&label, 1),
-                y - 4,
-                &label,
-                1,
-                black,
-            );
+            c.text(left - 6 - Canvas::text_width(&label, 1), y - 4, &label, 1, black);
         }
         c.rect(left, top, pw, ph, 1, black);
         let mut all_pixels = Vec::new();
         for (series, color) in self.series.iter().zip(PALETTE.iter().cycle()) {
-            let visible = series.points.iter().filter(|(x, y)| {
-                x.is_finite() && y.is_finite() && (!ax.log || *x > 0.0) && (!ay.log || *y > 0.0)
-            });
+            let visible = series
+                .points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!ax.log || *x > 0.0) && (!ay.log || *y > 0.0));
             let pixels: Vec<(i32, i32)> = visible.map(|&(x, y)| to_px(x, y)).collect();
             for pair in pixels.windows(2) {
                 c.line(pair[0], pair[1], 2, *color);
@@ -195,43 +167,17 @@ impl LinePlot {
     // ANCHOR_END: render
 
     /// Title, axis labels and the legend.
-    fn draw_labels(
-        &self,
-        c: &mut Canvas,
-        (left, top, pw, ph): (i32, i32, i32, i32),
-        pixels: &[Vec<(i32, i32)>],
-    ) {
+    fn draw_labels(&self, c: &mut Canvas, (left, top, pw, ph): (i32, i32, i32, i32), pixels: &[Vec<(i32, i32)>]) {
         let black = Rgb([0, 0, 0]);
-        let scale = if Canvas::text_width(&self.title, 2) <= pw {
-            2
-        } else {
-            1
-        };
-        c.text(
-            left + (pw - Canvas::text_width(&self.title, scale)) / 2,
-            6,
-            &self.title,
-            scale,
-            black,
-        );
-        c.text(
-            left + (pw - Canvas::text_width(&self.x_label, 1)) / 2,
-            top + ph + 26,
-            &self.x_label,
-            1,
-            black,
-        );
+        let scale = if Canvas::text_width(&self.title, 2) <= pw { 2 } else { 1 };
+        c.text(left + (pw - Canvas::text_width(&self.title, scale)) / 2, 6, &self.title, scale, black);
+        c.text(left + (pw - Canvas::text_width(&self.x_label, 1)) / 2, top + ph + 26, &self.x_label, 1, black);
         c.text(4, top - 14, &self.y_label, 1, black);
         if self.series.len() < 2 {
             return;
         }
         let (w, h) = (
-            self.series
-                .iter()
-                .map(|s| Canvas::text_width(&s.label, 1))
-                .max()
-                .unwrap_or(0)
-                + 32,
+            self.series.iter().map(|s| Canvas::text_width(&s.label, 1)).max().unwrap_or(0) + 32,
             14 * self.series.len() as i32 + 6,
         );
         // the corner whose box covers the fewest points of the curves
@@ -247,20 +193,14 @@ impl LinePlot {
                 .flat_map(|s| s.windows(2))
                 .filter(|seg| {
                     (0..=8).any(|k| {
-                        let (px, py) = (
-                            seg[0].0 + (seg[1].0 - seg[0].0) * k / 8,
-                            seg[0].1 + (seg[1].1 - seg[0].1) * k / 8,
-                        );
+                        let (px, py) =
+                            (seg[0].0 + (seg[1].0 - seg[0].0) * k / 8, seg[0].1 + (seg[1].1 - seg[0].1) * k / 8);
                         px >= x && px <= x + w && py >= y && py <= y + h
                     })
                 })
                 .count()
         };
-        let (lx, ly) = corners
-            .iter()
-            .copied()
-            .min_by_key(covered)
-            .unwrap_or(corners[0]);
+        let (lx, ly) = corners.iter().copied().min_by_key(covered).unwrap_or(corners[0]);
         c.fill_rect(lx, ly, w, h, Rgb([255, 255, 255]));
         c.rect(lx, ly, w, h, 1, Rgb([200, 200, 200]));
         for (k, (series, color)) in self.series.iter().zip(PALETTE.iter().cycle()).enumerate() {
@@ -287,9 +227,7 @@ mod tests {
 
     #[test]
     fn plot_renders_curves_in_colour() {
-        let img = LinePlot::new("t", "x", "y")
-            .with("a", vec![(0.0, 0.0), (1.0, 1.0)])
-            .render(200, 150);
+        let img = LinePlot::new("t", "x", "y").with("a", vec![(0.0, 0.0), (1.0, 1.0)]).render(200, 150);
         assert!(img.pixels().any(|p| *p == PALETTE[0]));
     }
 }

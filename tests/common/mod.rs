@@ -16,10 +16,7 @@ pub fn kink_free(n: usize, seed: u64, scale: f64) -> Vec<f64> {
     let mut ranks: Vec<i64> = (0..n as i64).map(|r| r - n as i64 / 2).collect();
     ranks.shuffle(&mut rng);
     let spacing = spacing(n, scale);
-    ranks
-        .iter()
-        .map(|&k| (k as f64 + 0.25 + 0.5 * rng.random::<f64>()) * spacing)
-        .collect()
+    ranks.iter().map(|&k| (k as f64 + 0.25 + 0.5 * rng.random::<f64>()) * spacing).collect()
 }
 
 /// The grid spacing [`kink_free`] uses.
@@ -41,10 +38,7 @@ pub fn positive(shape: &[usize], seed: u64, scale: f64) -> Tensor<f64> {
 
 /// Runs the gradient check and turns a failure into a readable panic.
 pub fn check(f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Tensor<f64>], seed: u64) {
-    let cfg = GradcheckConfig {
-        seed,
-        ..GradcheckConfig::default()
-    };
+    let cfg = GradcheckConfig { seed, ..GradcheckConfig::default() };
     if let Err(failure) = gradcheck(f, inputs, &cfg) {
         let shapes: Vec<_> = inputs.iter().map(|x| x.shape().to_vec()).collect();
         panic!("gradient check failed for inputs of shapes {shapes:?}: {failure}");

@@ -1,0 +1,208 @@
+//! Checkpoints match PyTorch's state_dict, round-trip exactly, refuse mismatches; runs resume exactly.
+
+use cnnlab::checkpoint::{self, CheckpointMeta};
+use cnnlab::data::augment::Augment;
+use cnnlab::data::preprocess::{Normalization, Preprocessing};
+use cnnlab::models::{Arch, Model};
+use cnnlab::nn::{self, Module};
+use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
+use cnnlab::{no_grad, Tensor};
+use rand::SeedableRng;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cnnlab-ckpt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn meta(arch: Arch, classes: usize) -> CheckpointMeta {
+    CheckpointMeta {
+        arch,
+        input: [3, 32, 32],
+        classes: (0..classes).map(|c| format!("class{c}")).collect(),
+        preprocessing: Preprocessing {
+            mode: Normalization::ChannelMeanStd,
+            shape: [3, 32, 32],
+            mean: vec![0.5; 3],
+            std: vec![0.25; 3],
+        },
+        epoch: 3,
+        step: 0,
+    }
+}
+
+/// The state_dict of torch_smallcnn.py's `nn.Sequential`: (name, shape, is int64).
+fn pytorch_smallcnn_state_dict() -> Vec<(String, Vec<usize>, bool)> {
+    let mut out = vec![];
+    let convs = [(0, 3, 32), (3, 32, 32), (7, 32, 64), (10, 64, 64), (14, 64, 128), (17, 128, 128)];
+    for (i, c_in, c_out) in convs {
+        out.push((format!("{i}.weight"), vec![c_out, c_in, 3, 3], false));
+        for p in ["weight", "bias", "running_mean", "running_var"] {
+            out.push((format!("{}.{p}", i + 1), vec![c_out], false));
+        }
+        out.push((format!("{}.num_batches_tracked", i + 1), vec![], true));
+    }
+    out.push(("22.weight".into(), vec![10, 128], false));
+    out.push(("22.bias".into(), vec![10], false));
+    out
+}
+
+#[test]
+fn smallcnn_checkpoint_matches_pytorch_state_dict() {
+    let dir = scratch("pytorch-names");
+    let path = dir.join("smallcnn.safetensors");
+    let mut model = Model::new(Arch::SmallCnn, 10, [3, 32, 32], 0).unwrap();
+    checkpoint::save(&path, &mut model, &meta(Arch::SmallCnn, 10)).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<&str> = file.names();
+    names.sort();
+    let expected = pytorch_smallcnn_state_dict();
+    let mut expected_names: Vec<&str> = expected.iter().map(|e| e.0.as_str()).collect();
+    expected_names.sort();
+    assert_eq!(names, expected_names);
+    for (name, shape, int64) in &expected {
+        let t = file.tensor(name).unwrap();
+        assert_eq!(t.shape(), &shape[..], "{name}");
+        let dtype = if *int64 { safetensors::Dtype::I64 } else { safetensors::Dtype::F32 };
+        assert_eq!(t.dtype(), dtype, "{name}");
+    }
+}
+
+#[test]
+fn resnet20_has_the_usual_names_and_size() {
+    let mut model = Model::new(Arch::ResNet20, 10, [3, 32, 32], 0).unwrap();
+    let names: Vec<String> = nn::state_tensors(&mut model).into_iter().map(|(n, _, _)| n).collect();
+    for n in [
+        "conv1.weight",
+        "bn1.running_var",
+        "layer1.0.conv1.weight",
+        "layer2.0.bn2.num_batches_tracked",
+        "layer3.2.conv2.weight",
+        "linear.bias",
+    ] {
+        assert!(names.iter().any(|m| m == n), "missing {n}");
+    }
+    assert_eq!(nn::parameter_count(&mut model), 269_722);
+    let x = Tensor::randn(&[2, 3, 32, 32], &mut rand::rngs::StdRng::seed_from_u64(0));
+    assert_eq!(model.forward(&x).shape(), &[2, 10]);
+}
+
+#[test]
+fn every_model_runs_at_cifar_and_other_sizes() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for arch in Arch::ALL {
+        for (h, w) in [(32, 32), (64, 48)] {
+            let mut model = Model::new(arch, 7, [3, h, w], 0).unwrap();
+            let y = model.forward(&Tensor::randn(&[2, 3, h, w], &mut rng));
+            assert_eq!(y.shape(), &[2, 7], "{arch} at {h}x{w}");
+        }
+    }
+    assert!(Model::new(Arch::VggFc, 10, [3, 30, 30], 0).is_err());
+}
+
+#[test]
+fn checkpoint_round_trip_is_exact() {
+    let dir = scratch("round-trip");
+    let path = dir.join("m.safetensors");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let mut model = Model::new(Arch::SmallCnn, 10, [3, 32, 32], 5).unwrap();
+    let x = Tensor::randn(&[4, 3, 32, 32], &mut rng);
+    model.forward(&x); // training mode: running statistics move
+    checkpoint::save(&path, &mut model, &meta(Arch::SmallCnn, 10)).unwrap();
+    let (mut loaded, m) = checkpoint::load(&path).unwrap();
+    assert_eq!(m, meta(Arch::SmallCnn, 10));
+    model.set_training(false);
+    loaded.set_training(false);
+    assert_eq!(no_grad(|| model.forward(&x)).data(), no_grad(|| loaded.forward(&x)).data());
+}
+
+#[test]
+fn mismatched_checkpoints_are_refused_by_name() {
+    let dir = scratch("mismatch");
+    let resnet = dir.join("resnet.safetensors");
+    let mut model = Model::new(Arch::ResNet20, 10, [3, 32, 32], 0).unwrap();
+    checkpoint::save(&resnet, &mut model, &meta(Arch::ResNet20, 10)).unwrap();
+    let (tensors, _) = checkpoint::read_tensors(&resnet).unwrap();
+    let mut small = Model::new(Arch::SmallCnn, 10, [3, 32, 32], 0).unwrap();
+    let err = checkpoint::load_state(&resnet, &mut small, tensors).unwrap_err().to_string();
+    assert!(err.contains("resnet.safetensors") && err.contains("'0.weight'") && err.contains("missing"), "{err}");
+
+    let ten = dir.join("ten.safetensors");
+    checkpoint::save(&ten, &mut Model::new(Arch::SmallCnn, 10, [3, 32, 32], 0).unwrap(), &meta(Arch::SmallCnn, 10))
+        .unwrap();
+    let (tensors, _) = checkpoint::read_tensors(&ten).unwrap();
+    let mut two = Model::new(Arch::SmallCnn, 2, [3, 32, 32], 0).unwrap();
+    let err = checkpoint::load_state(&ten, &mut two, tensors).unwrap_err().to_string();
+    assert!(err.contains("'22.weight'") && err.contains("[10, 128]"), "{err}");
+
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all").unwrap();
+    let err = checkpoint::load(&garbage).unwrap_err().to_string();
+    assert!(err.contains("garbage.safetensors") && err.contains("not a valid safetensors"), "{err}");
+
+    let plain = dir.join("plain.safetensors");
+    checkpoint::write_tensors(
+        &plain,
+        &[("w".into(), vec![1], vec![1.0], nn::StateKind::Parameter)],
+        Default::default(),
+    )
+    .unwrap();
+    let err = checkpoint::load(&plain).unwrap_err().to_string();
+    assert!(err.contains("not a cnnlab checkpoint"), "{err}");
+}
+
+fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        data: "shapes".into(),
+        model: "smallcnn".into(),
+        epochs: 2,
+        batch: 32,
+        lr: 0.05,
+        optimizer: "sgd".into(),
+        weight_decay: 5e-4,
+        schedule: "onecycle".into(),
+        label_smoothing: 0.1,
+        normalization: Normalization::ChannelMeanStd,
+        augment: Augment { crop_padding: 2, flip: true, translate: 1 },
+        seed: 3,
+        limit: Some(96),
+        val: Some(64),
+    }
+}
+
+fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
+    let (t, _) = checkpoint::read_tensors(path).unwrap();
+    let mut v: Vec<_> = t.into_iter().map(|(k, (_, d))| (k, d)).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
+    let dir = scratch("resume");
+    let cfg = tiny_config();
+    let straight = RunDir::new(dir.join("straight"));
+    assert_eq!(train::train(&cfg, &straight, false, &AtomicBool::new(false)).unwrap(), Outcome::Finished);
+
+    let broken = RunDir::new(dir.join("broken"));
+    // Ctrl-C already pressed: stops after the first step and saves
+    assert_eq!(train::train(&cfg, &broken, false, &AtomicBool::new(true)).unwrap(), Outcome::Interrupted(0));
+    assert!(broken.path.join("last.safetensors").exists());
+    assert!(
+        train::train(&cfg, &broken, false, &AtomicBool::new(false)).is_err(),
+        "a second fresh start must refuse the folder"
+    );
+    assert_eq!(train::train(&cfg, &broken, true, &AtomicBool::new(false)).unwrap(), Outcome::Finished);
+
+    assert_eq!(weights(&straight.path.join("last.safetensors")), weights(&broken.path.join("last.safetensors")));
+    let metrics = broken.metrics().unwrap();
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[1].val_accuracy, straight.metrics().unwrap()[1].val_accuracy);
+    for file in ["config.json", "metrics.jsonl", "best.safetensors", "curves.png", "optimizer.safetensors"] {
+        assert!(straight.path.join(file).exists(), "{file} missing");
+    }
+}

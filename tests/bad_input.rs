@@ -2,7 +2,6 @@
 
 use cnnlab::data::{self, cifar, DataSpec, Dataset};
 use cnnlab::io::write_atomic;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -170,6 +170,18 @@ pub fn demo(out: &Path) -> Result<i32> {
     Ok(0)
 }
 
+/// `cnnlab download`.
+pub fn download(dataset: &str, dir: Option<std::path::PathBuf>, url: &str) -> Result<i32> {
+    use cnnlab::data::download::{download, CIFAR10_FILE, CIFAR10_MD5};
+    if dataset != "cifar10" {
+        return Err(Error::msg(format!("download: unknown dataset '{dataset}'; only cifar10 can be downloaded")));
+    }
+    let dir = dir.unwrap_or_else(cnnlab::data::cifar::cache_dir);
+    let path = download(url, &dir, CIFAR10_FILE, CIFAR10_MD5)?;
+    println!("CIFAR-10 is at {} (MD5 verified); train with --data cifar10", path.display());
+    Ok(0)
+}
+
 /// `cnnlab bench`.
 pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool) -> Result<i32> {
     let r = cnnlab::bench::run(model, batch, steps, 2, threads);

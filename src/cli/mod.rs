@@ -101,6 +101,17 @@ enum Command {
         #[arg(long, default_value = "runs/demo")]
         out: PathBuf,
     },
+    /// Download a dataset into the cache (~/.cache/cnnlab, or $CNNLAB_CACHE) and verify its checksum.
+    Download {
+        /// Which dataset: cifar10.
+        dataset: String,
+        /// Folder to save into (default: the cache).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Another address for the official archive (a mirror).
+        #[arg(long, default_value = cnnlab::data::download::CIFAR10_URL)]
+        url: String,
+    },
     /// Throughput of training and inference on random CIFAR-sized batches.
     Bench {
         /// Architecture.
@@ -135,6 +146,7 @@ pub fn run() -> Result<i32> {
         Command::Train(args) => commands::train(args),
         Command::Eval { run, data, json } => commands::eval(&run, data.as_deref(), json),
         Command::Demo { out } => commands::demo(&out),
+        Command::Download { dataset, dir, url } => commands::download(&dataset, dir, &url),
         Command::Bench { model, batch, steps, json } => {
             commands::bench(model, batch as usize, steps as usize, threads, json)
         }

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod augment;
 pub mod cifar;
+pub mod download;
 pub mod folder;
 pub mod preprocess;
 pub mod shapes;

@@ -206,3 +206,24 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
         assert!(straight.path.join(file).exists(), "{file} missing");
     }
 }
+
+#[test]
+fn validation_and_limit_sample_every_class_of_class_sorted_data() {
+    // an image folder lists its images class by class
+    let dir = scratch("sorted");
+    for split in ["train", "test"] {
+        for (c, class) in ["a", "b", "c"].iter().enumerate() {
+            let folder = dir.join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            for i in 0..20u8 {
+                image::RgbImage::from_pixel(4, 4, image::Rgb([c as u8, i, 0])).save(folder.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+    let cfg = TrainConfig { data: dir.to_string_lossy().into(), val: Some(12), limit: Some(15), ..tiny_config() };
+    let prepared = train::prepare(&cfg).unwrap();
+    assert_eq!((prepared.val.len(), prepared.train.len()), (12, 15));
+    for part in [&prepared.val, &prepared.train] {
+        assert!(part.class_counts().iter().all(|&n| n > 0), "a class is missing: {:?}", part.class_counts());
+    }
+}

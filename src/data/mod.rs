@@ -96,6 +96,23 @@ impl Dataset {
         self
     }
 
+    /// The images at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        let mut out = Dataset { classes: self.classes.clone(), shape: self.shape, ..Dataset::default() };
+        out.images.reserve(indices.len() * self.image_len());
+        for &i in indices {
+            out.images.extend_from_slice(self.image(i));
+            out.labels.push(self.labels[i]);
+            if let Some(b) = self.boxes.get(i) {
+                out.boxes.push(*b);
+            }
+            if let Some(k) = self.keypoints.get(i) {
+                out.keypoints.push(k.clone());
+            }
+        }
+        out
+    }
+
     /// Number of images of each class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.classes.len()];

@@ -40,7 +40,11 @@ pub struct Prepared {
     pub preprocessing: Preprocessing,
 }
 
-/// Loads the data and splits off the validation images.
+// ANCHOR: prepare
+/// Loads the data and splits off the validation images. Files may list their
+/// images in any order (image folders are sorted by class), so validation is
+/// a seeded random subset of the training split and the training images are
+/// the rest, in seeded random order; `limit` keeps the first N of those.
 pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
     let spec: DataSpec = cfg.data.parse()?;
     let splits = data::load(&spec, cfg.seed)?;
@@ -49,23 +53,14 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
     if val_count >= n {
         return Err(Error::msg(format!("--val: {val_count} validation images leave none of the {n} training images")));
     }
-    let val = if val_count > 0 { tail(&splits.train, val_count) } else { splits.test.clone() };
-    let train_len = (n - val_count).min(cfg.limit.unwrap_or(usize::MAX));
-    let train = splits.train.truncated(train_len);
+    let order = epoch_order(n, cfg.seed ^ 0x7a1d_a7e5, 0);
+    let val = if val_count > 0 { splits.train.select(&order[..val_count]) } else { splits.test.clone() };
+    let rest = &order[val_count..];
+    let train = splits.train.select(&rest[..rest.len().min(cfg.limit.unwrap_or(usize::MAX))]);
     let preprocessing = Preprocessing::fit(cfg.normalization, &train);
     Ok(Prepared { train, val, test: splits.test, preprocessing })
 }
-
-/// The last `count` images of a dataset.
-fn tail(data: &Dataset, count: usize) -> Dataset {
-    let start = data.len() - count;
-    let mut out = Dataset { classes: data.classes.clone(), shape: data.shape, ..Dataset::default() };
-    out.images = data.images[start * data.image_len()..].to_vec();
-    out.labels = data.labels[start..].to_vec();
-    out.boxes = data.boxes.get(start..).map(|b| b.to_vec()).unwrap_or_default();
-    out.keypoints = data.keypoints.get(start..).map(|k| k.to_vec()).unwrap_or_default();
-    out
-}
+// ANCHOR_END: prepare
 
 // ANCHOR: train
 /// Trains as `cfg` says, writing everything into `run`. With `resume`, continues

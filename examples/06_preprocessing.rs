@@ -38,9 +38,13 @@ fn main() -> Result<(), cnnlab::io::Error> {
         let pre = Preprocessing::fit(mode, &splits.train); // statistics from the training split only
         let mut normalised = vec![0.0; image.len()];
         pre.apply(image, &mut normalised); // the same transformation at test time
-        // ANCHOR_END: fit
+                                           // ANCHOR_END: fit
         let (lo, hi) = normalised.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &v| (l.min(v), u.max(v)));
-        println!("{mode:?}: channel means {:.4?}, stds {:.4?}; normalised test image in [{lo:.2}, {hi:.2}]", &pre.mean[..3.min(pre.mean.len())], pre.std);
+        println!(
+            "{mode:?}: channel means {:.4?}, stds {:.4?}; normalised test image in [{lo:.2}, {hi:.2}]",
+            &pre.mean[..3.min(pre.mean.len())],
+            pre.std
+        );
         if mode == Normalization::MeanImage {
             panels.push((picture(&pre.mean, h, w, 4), "mean image".into()));
             let red: Vec<f32> = pre.mean[..h * w].to_vec();

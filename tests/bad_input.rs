@@ -1,17 +1,11 @@
 //! Every input from outside gets a clear error naming the file or argument; nothing panics; nothing written is damaged.
 
+mod common;
 use cnnlab::data::{self, cifar, DataSpec, Dataset};
 use cnnlab::io::write_atomic;
-use std::path::{Path, PathBuf};
+use common::scratch;
+use std::path::Path;
 use std::process::Command;
-
-/// A fresh empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cnnlab-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// `n` CIFAR-shaped records with labels 0..n % 10 and pixel value = label.
 fn fake_cifar(n: usize) -> Dataset {

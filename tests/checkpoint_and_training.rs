@@ -1,5 +1,6 @@
 //! Checkpoints match PyTorch's state_dict, round-trip exactly, refuse mismatches; runs resume exactly.
 
+mod common;
 use cnnlab::checkpoint::{self, CheckpointMeta};
 use cnnlab::data::augment::Augment;
 use cnnlab::data::preprocess::{Normalization, Preprocessing};
@@ -7,16 +8,10 @@ use cnnlab::models::{Arch, Model};
 use cnnlab::nn::{self, Module};
 use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
 use cnnlab::{no_grad, Tensor};
+use common::scratch;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cnnlab-ckpt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn meta(arch: Arch, classes: usize) -> CheckpointMeta {
     CheckpointMeta {
@@ -216,7 +211,9 @@ fn validation_and_limit_sample_every_class_of_class_sorted_data() {
             let folder = dir.join(split).join(class);
             std::fs::create_dir_all(&folder).unwrap();
             for i in 0..20u8 {
-                image::RgbImage::from_pixel(4, 4, image::Rgb([c as u8, i, 0])).save(folder.join(format!("{i}.png"))).unwrap();
+                image::RgbImage::from_pixel(4, 4, image::Rgb([c as u8, i, 0]))
+                    .save(folder.join(format!("{i}.png")))
+                    .unwrap();
             }
         }
     }

@@ -1,15 +1,10 @@
 //! The download code against a tiny HTTP server on 127.0.0.1: success, cache, errors.
 
+mod common;
 use cnnlab::data::download::{download, md5_file};
+use common::scratch;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cnnlab-dl-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// Serves `requests` requests on loopback, then stops. `/file` gets the body,
 /// `/short` a body cut off before its announced length, anything else 404.
@@ -49,7 +44,6 @@ fn serve(body: Vec<u8>, requests: usize) -> String {
 fn downloads_verifies_and_caches() {
     let body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let dir = scratch("ok");
-    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("reference"), &body).unwrap();
     let md5 = md5_file(&dir.join("reference")).unwrap();
     let base = serve(body.clone(), 1);
@@ -62,6 +56,7 @@ fn downloads_verifies_and_caches() {
 #[test]
 fn http_errors_checksum_mismatch_and_truncation_leave_nothing() {
     let dir = scratch("errors");
+    std::fs::remove_dir_all(&dir).unwrap();
     let base = serve(vec![1, 2, 3], 3);
     let err = download(&format!("{base}/missing"), &dir, "d.tar.gz", "00").unwrap_err().to_string();
     assert!(err.contains("404") && err.contains("d.tar.gz") && err.contains("put it at"), "{err}");
@@ -80,6 +75,7 @@ fn offline_explains_where_to_put_the_file() {
     // a port nobody listens on: bind, note the address, close
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let dir = scratch("offline");
+    std::fs::remove_dir_all(&dir).unwrap();
     let err =
         download(&format!("http://{addr}/cifar.tar.gz"), &dir, "cifar-10-binary.tar.gz", "00").unwrap_err().to_string();
     assert!(

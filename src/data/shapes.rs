@@ -18,15 +18,15 @@ use std::f32::consts::PI;
 pub const CLASSES: [&str; 10] =
     ["circle", "square", "triangle", "cross", "star", "ring", "hexagon", "diamond", "crescent", "semicircle"];
 
-/// The two classes of the binary variant (they differ only in their outline).
-pub const BINARY_CLASSES: [&str; 2] = ["circle", "hexagon"];
+/// The two classes of the binary variant.
+pub const BINARY_CLASSES: [&str; 2] = ["circle", "square"];
 
 /// Size and difficulty of the generated images.
 #[derive(Clone, Debug)]
 pub struct ShapesConfig {
     /// Width and height in pixels.
     pub size: usize,
-    /// Two classes (circle, hexagon) instead of ten.
+    /// Two classes (circle, square) instead of ten.
     pub binary: bool,
     /// Number of distractor strokes per image (up to).
     pub strokes: usize,
@@ -311,6 +311,6 @@ mod tests {
         let d = generate(&ShapesConfig::default(), 2000, 1);
         assert!(d.class_counts().iter().all(|&c| (150..250).contains(&c)), "{:?}", d.class_counts());
         let b = generate(&ShapesConfig { binary: true, ..ShapesConfig::default() }, 100, 1);
-        assert_eq!(b.classes, ["circle", "hexagon"]);
+        assert_eq!(b.classes, ["circle", "square"]);
     }
 }

@@ -66,6 +66,14 @@ fn fill_per_channel<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, u
     out
 }
 
+/// ∂L/∂γ = Σ ∂L/∂y·x̂ and ∂L/∂β = Σ ∂L/∂y per channel, from the sums (Σ ∂L/∂y, Σ ∂L/∂y·x̂).
+fn gamma_beta_grads<E: Element>(sums: &[(f64, f64)]) -> [Option<Tensor<E>>; 2] {
+    let c = sums.len();
+    let d_gamma = sums.iter().map(|s| E::from_f64(s.1)).collect();
+    let d_beta = sums.iter().map(|s| E::from_f64(s.0)).collect();
+    [Some(Tensor::from_vec(d_gamma, &[c])), Some(Tensor::from_vec(d_beta, &[c]))]
+}
+
 fn check_params<E: Element>(op: &str, c: usize, gamma: &Tensor<E>, beta: &Tensor<E>) {
     assert!(
         gamma.shape == [c] && beta.shape == [c],
@@ -106,13 +114,8 @@ impl<E: Element> Tensor<E> {
                 let k = g[ch].to_f64() * inv_std[ch] / m;
                 E::from_f64(k * (m * dy[i].to_f64() - d_beta - x_hat(ch, i) * d_gamma))
             });
-            let d_gamma = sums.iter().map(|s| E::from_f64(s.1)).collect();
-            let d_beta = sums.iter().map(|s| E::from_f64(s.0)).collect();
-            vec![
-                Some(Tensor::from_vec(dx, &shape)),
-                Some(Tensor::from_vec(d_gamma, &[c])),
-                Some(Tensor::from_vec(d_beta, &[c])),
-            ]
+            let [d_gamma, d_beta] = gamma_beta_grads(&sums);
+            vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
         });
         (out, stats)
     }
@@ -149,11 +152,8 @@ impl<E: Element> Tensor<E> {
             let sums = channel_sums(dims, |ch, i| (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i)));
             // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
             let dx = fill_per_channel(dims, |ch, i| E::from_f64(dy[i].to_f64() * g[ch].to_f64() * inv_std[ch]));
-            vec![
-                Some(Tensor::from_vec(dx, &shape)),
-                Some(Tensor::from_vec(sums.iter().map(|s| E::from_f64(s.1)).collect(), &[c])),
-                Some(Tensor::from_vec(sums.iter().map(|s| E::from_f64(s.0)).collect(), &[c])),
-            ]
+            let [d_gamma, d_beta] = gamma_beta_grads(&sums);
+            vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
         })
     }
     // ANCHOR_END: eval

@@ -99,6 +99,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         let started = Instant::now();
         let bar = progress_bar(steps_per_epoch, epoch, cfg.epochs);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
+        let mut last_report = Instant::now();
         model.set_training(true);
         let order = epoch_order(data.train.len(), cfg.seed, epoch);
         // after an interruption, skip the steps this epoch had already done
@@ -119,11 +120,14 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             opt.step(&mut model, &grads);
             bar.inc(1);
             let rate = seen as f64 / started.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "loss {:.4}  acc {:5.1}%  {rate:.0} img/s",
-                loss_sum / seen as f64,
-                100.0 * correct as f64 / seen as f64
-            ));
+            let (loss, acc) = (loss_sum / seen as f64, 100.0 * correct as f64 / seen as f64);
+            bar.set_message(format!("loss {loss:.4}  acc {acc:5.1}%  {rate:.0} img/s"));
+            if bar.is_hidden() && last_report.elapsed().as_secs() >= 60 {
+                // no terminal (a log file, CI): a plain line a minute instead of the bar
+                let at = format!("epoch {}/{}: step {}/{steps_per_epoch}", epoch + 1, cfg.epochs, step + 1);
+                eprintln!("{at}  loss {loss:.4}  acc {acc:5.1}%  {rate:.0} img/s");
+                last_report = Instant::now();
+            }
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
                 run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, ..meta.clone() })?;

@@ -49,3 +49,11 @@ pub fn check(f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Tensor<f64>], 
 pub fn shape(rank: usize, max: usize) -> impl proptest::strategy::Strategy<Value = Vec<usize>> {
     proptest::collection::vec(1..=max, rank)
 }
+
+/// A fresh, empty folder for one test, unique to this process.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cnnlab-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -64,7 +64,7 @@ pub struct TrainArgs {
     /// Seed for weights, order, augmentation and synthetic data.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Train on the first N training images only.
+    /// Train on N training images only (a fixed random sample drawn with the seed).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Training images held out for validation (0: validate on the test split; default a tenth, at most 5000).

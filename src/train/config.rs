@@ -33,7 +33,7 @@ pub struct TrainConfig {
     pub augment: Augment,
     /// Seed for weights, data order, augmentation and synthetic data.
     pub seed: u64,
-    /// Train on the first N training images only.
+    /// Train on N training images only (the first N of a seeded permutation).
     pub limit: Option<usize>,
     /// Training images held out for validation (taken from the end of the
     /// training split); 0 validates on the test split instead; `None`: a tenth

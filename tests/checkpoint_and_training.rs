@@ -10,7 +10,7 @@ use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
 use cnnlab::{no_grad, Tensor};
 use common::scratch;
 use rand::SeedableRng;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 fn meta(arch: Arch, classes: usize) -> CheckpointMeta {

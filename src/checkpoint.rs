@@ -103,8 +103,8 @@ pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()>
 }
 // ANCHOR_END: save
 
-/// Reads a checkpoint's metadata.
-fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<CheckpointMeta> {
+/// Interprets a checkpoint's metadata (as returned by [`read_tensors`]).
+pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<CheckpointMeta> {
     let get = |key: &str| {
         meta.get(key).ok_or_else(|| Error::file(path, format!("not a cnnlab checkpoint: metadata has no '{key}'")))
     };

@@ -108,9 +108,9 @@ impl RunDir {
         if !last.exists() {
             return Err(Error::file(&last, "nothing to resume: no last checkpoint in this run folder"));
         }
-        let (tensors, _) = checkpoint::read_tensors(&last)?;
+        let (tensors, meta) = checkpoint::read_tensors(&last)?;
+        let meta = checkpoint::parse_meta(&last, &meta)?;
         checkpoint::load_state(&last, model, tensors)?;
-        let (_, meta) = checkpoint::load(&last)?;
         if &meta.preprocessing != pre {
             return Err(Error::file(
                 &last,

@@ -86,16 +86,6 @@ impl Dataset {
         &self.images[i * n..(i + 1) * n]
     }
 
-    /// The first `n` images (all when `n` is larger).
-    pub fn truncated(mut self, n: usize) -> Self {
-        let n = n.min(self.len());
-        self.images.truncate(n * self.image_len());
-        self.labels.truncate(n);
-        self.boxes.truncate(n);
-        self.keypoints.truncate(n);
-        self
-    }
-
     /// The images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Dataset {
         let mut out = Dataset { classes: self.classes.clone(), shape: self.shape, ..Dataset::default() };

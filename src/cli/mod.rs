@@ -1,11 +1,13 @@
 //! Command-line parsing and the subcommands.
 
 mod commands;
+mod explain;
 
 use clap::{Args, Parser, Subcommand};
 use cnnlab::data::preprocess::Normalization;
 use cnnlab::io::Result;
 use cnnlab::models::Arch;
+use cnnlab::viz::heatmap::Colormap;
 use std::path::PathBuf;
 
 /// Train, evaluate and benchmark small CNNs, from scratch.
@@ -22,7 +24,7 @@ struct Cli {
 /// Options of `cnnlab train`.
 #[derive(Args, Clone)]
 pub struct TrainArgs {
-    /// shapes, shapes-binary, cifar10, or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz).
+    /// shapes, shapes-binary (add :SIZE for other image sizes, e.g. shapes:64), cifar10, or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz).
     #[arg(long, default_value = "shapes")]
     pub data: String,
     /// smallcnn, smallcnn-gmp, resnet20 or vgg-fc.
@@ -112,6 +114,66 @@ enum Command {
         #[arg(long, default_value = cnnlab::data::download::CIFAR10_URL)]
         url: String,
     },
+    /// Saliency maps of one image (a test image or a file) as heat-map overlays with boxes.
+    Explain {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// cam, gradcam, gradcam++, smooth-gradcam++, augmented-gradcam, rise, saliency, or all.
+        #[arg(long, default_value = "gradcam", value_parser = explain::parse_methods)]
+        method: explain::Methods,
+        /// The layer for the Grad-CAM family (default: the last conv block); a wrong name lists the layers.
+        #[arg(long)]
+        layer: Option<String>,
+        /// An image file (PNG, JPEG, …); resized to the model's input size with a notice.
+        #[arg(long, conflicts_with = "index")]
+        image: Option<PathBuf>,
+        /// The test image with this index.
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        /// Explain this class (default: the top prediction).
+        #[arg(long)]
+        class: Option<usize>,
+        /// Output folder (default: RUN/explain).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write each raw map (before upsampling and normalisation) as .npy.
+        #[arg(long)]
+        save_raw: bool,
+        /// viridis (perceptual) or jet.
+        #[arg(long, default_value = "viridis", value_parser = parse::<Colormap>)]
+        colormap: Colormap,
+        /// Take test images from other data (same classes and size).
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// Weakly supervised localization scores over the test split (needs ground-truth boxes: shapes).
+    Localize {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// A method, or all.
+        #[arg(long, default_value = "all", value_parser = explain::parse_methods)]
+        method: explain::Methods,
+        /// The layer for the Grad-CAM family.
+        #[arg(long)]
+        layer: Option<String>,
+        /// Only the first N test images.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+        /// Deletion/insertion curves on the first N of them only (default: all).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        perturb_limit: Option<u64>,
+        /// Threshold as a fraction of the map's maximum (default: 0.2 for CAM, 0.15 otherwise).
+        #[arg(long, value_parser = parse_fraction)]
+        threshold: Option<f32>,
+        /// Print JSON (one object for one method) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Take test images from other data (same classes and size).
+        #[arg(long)]
+        data: Option<String>,
+    },
     /// Throughput of training and inference on random CIFAR-sized batches.
     Bench {
         /// Architecture.
@@ -134,6 +196,14 @@ fn parse<T: std::str::FromStr<Err = cnnlab::io::Error>>(s: &str) -> std::result:
     s.parse().map_err(|e: cnnlab::io::Error| e.message)
 }
 
+/// A number in [0, 1).
+fn parse_fraction(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a fraction in [0, 1)")),
+    }
+}
+
 /// Parses the command line and runs the subcommand; returns the process exit code.
 pub fn run() -> Result<i32> {
     let cli = Cli::parse();
@@ -147,6 +217,32 @@ pub fn run() -> Result<i32> {
         Command::Eval { run, data, json } => commands::eval(&run, data.as_deref(), json),
         Command::Demo { out } => commands::demo(&out),
         Command::Download { dataset, dir, url } => commands::download(&dataset, dir, &url),
+        Command::Explain { run, method, layer, image, index, class, out, save_raw, colormap, data } => {
+            explain::explain_command(explain::ExplainArgs {
+                run,
+                methods: method.0,
+                layer,
+                image,
+                index,
+                class,
+                out,
+                save_raw,
+                colormap,
+                data,
+            })
+        }
+        Command::Localize { run, method, layer, limit, perturb_limit, threshold, json, data } => {
+            explain::localize_command(explain::LocalizeArgs {
+                run,
+                methods: method.0,
+                layer,
+                limit: limit.map(|v| v as usize),
+                perturb_limit: perturb_limit.map(|v| v as usize),
+                threshold,
+                json,
+                data,
+            })
+        }
         Command::Bench { model, batch, steps, json } => {
             commands::bench(model, batch as usize, steps as usize, threads, json)
         }

@@ -125,10 +125,17 @@ pub struct Splits {
 /// Which data to load, as given on the command line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataSpec {
-    /// The built-in synthetic shapes (10 classes).
-    Shapes,
-    /// The two-class variant of `shapes`, for ROC analysis.
-    ShapesBinary,
+    /// The built-in synthetic shapes (10 classes), `size`×`size` pixels
+    /// (`shapes` is 32, `shapes:64` is 64).
+    Shapes {
+        /// Image side in pixels.
+        size: usize,
+    },
+    /// The two-class variant of `shapes`, for ROC analysis (`shapes-binary[:SIZE]`).
+    ShapesBinary {
+        /// Image side in pixels.
+        size: usize,
+    },
     /// CIFAR-10 from the default cache or `../shared` locations.
     Cifar10,
     /// A folder or archive: official CIFAR binaries, or an image-folder tree.
@@ -138,9 +145,16 @@ pub enum DataSpec {
 impl std::str::FromStr for DataSpec {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "shapes" => DataSpec::Shapes,
-            "shapes-binary" => DataSpec::ShapesBinary,
+        let (name, size) = match s.split_once(':') {
+            Some((name @ ("shapes" | "shapes-binary"), size)) => match size.parse::<usize>() {
+                Ok(size) if (16..=256).contains(&size) => (name, size),
+                _ => return Err(Error::msg(format!("--data {s}: the size after ':' must be 16…256 pixels"))),
+            },
+            _ => (s, 32),
+        };
+        Ok(match name {
+            "shapes" => DataSpec::Shapes { size },
+            "shapes-binary" => DataSpec::ShapesBinary { size },
             "cifar10" => DataSpec::Cifar10,
             "" => return Err(Error::msg("--data: empty; use shapes, shapes-binary, cifar10 or a path")),
             path => DataSpec::Path(path.into()),
@@ -151,8 +165,10 @@ impl std::str::FromStr for DataSpec {
 impl std::fmt::Display for DataSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DataSpec::Shapes => f.write_str("shapes"),
-            DataSpec::ShapesBinary => f.write_str("shapes-binary"),
+            DataSpec::Shapes { size: 32 } => f.write_str("shapes"),
+            DataSpec::Shapes { size } => write!(f, "shapes:{size}"),
+            DataSpec::ShapesBinary { size: 32 } => f.write_str("shapes-binary"),
+            DataSpec::ShapesBinary { size } => write!(f, "shapes-binary:{size}"),
             DataSpec::Cifar10 => f.write_str("cifar10"),
             DataSpec::Path(p) => write!(f, "{}", p.display()),
         }
@@ -170,9 +186,9 @@ pub const SHAPES_TEST: usize = 2_000;
 /// When files are missing or malformed; the error names the file.
 pub fn load(spec: &DataSpec, seed: u64) -> Result<Splits> {
     match spec {
-        DataSpec::Shapes | DataSpec::ShapesBinary => {
-            let binary = *spec == DataSpec::ShapesBinary;
-            let cfg = shapes::ShapesConfig { binary, ..shapes::ShapesConfig::default() };
+        &DataSpec::Shapes { size } | &DataSpec::ShapesBinary { size } => {
+            let binary = matches!(spec, DataSpec::ShapesBinary { .. });
+            let cfg = shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() };
             Ok(Splits {
                 source: spec.to_string(),
                 train: shapes::generate(&cfg, SHAPES_TRAIN, seed),

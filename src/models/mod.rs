@@ -6,7 +6,7 @@ mod small;
 pub use resnet::ResNet;
 
 use crate::io::{Error, Result};
-use crate::nn::{Module, StateKind};
+use crate::nn::{Hook, Module, StateKind};
 use crate::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -118,8 +118,8 @@ impl Module for Model {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         self.net.forward(x)
     }
-    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
-        self.net.forward_inspect(x, name, inspect)
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
+        self.net.forward_inspect(x, name, hook)
     }
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
         self.net.visit_state(prefix, f)

@@ -1,6 +1,6 @@
 //! ResNet-20 for CIFAR (He et al. 2016, §4.2): residual blocks y = ReLU(F(x) + shortcut(x)).
 
-use crate::nn::{child_name, BatchNorm, Conv2d, Linear, Module, Sequential, StateKind};
+use crate::nn::{child_name, BatchNorm, Conv2d, Hook, Linear, Module, Sequential, StateKind};
 use crate::{Conv2dConfig, Pool2dConfig, Tensor};
 use rand::Rng;
 use std::any::Any;
@@ -110,26 +110,29 @@ impl ResNet {
             linear: Linear::new(64, classes, rng),
         }
     }
+
+    /// The classifier after global average pooling (its rows are CAM's class weights).
+    pub fn linear(&self) -> &Linear {
+        &self.linear
+    }
 }
 
 const STAGES: [&str; 3] = ["layer1", "layer2", "layer3"];
 
 impl Module for ResNet {
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        self.forward_inspect(x, "", &mut |_, _| {})
+        self.forward_inspect(x, "", &mut |_, y| y)
     }
 
-    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
-        let mut h = self.bn1.forward(&self.conv1.forward(x)).relu();
-        inspect(&child_name(name, "stem"), &h);
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
+        let stem = self.bn1.forward(&self.conv1.forward(x)).relu();
+        let mut h = hook(&child_name(name, "stem"), stem);
         for (stage, stage_name) in self.layers.iter_mut().zip(STAGES) {
-            h = stage.forward_inspect(&h, &child_name(name, stage_name), inspect);
+            h = stage.forward_inspect(&h, &child_name(name, stage_name), hook);
         }
-        let pooled = h.global_avg_pool2d().flatten(1);
-        inspect(&child_name(name, "pool"), &pooled);
+        let pooled = hook(&child_name(name, "pool"), h.global_avg_pool2d().flatten(1));
         let logits = self.linear.forward(&pooled);
-        inspect(&child_name(name, "linear"), &logits);
-        logits
+        hook(&child_name(name, "linear"), logits)
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {

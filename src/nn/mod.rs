@@ -36,19 +36,24 @@ pub enum StateKind {
     Counter,
 }
 
+/// A forward hook: sees a layer's name and output, returns what flows on.
+pub type Hook<'a> = dyn FnMut(&str, Tensor) -> Tensor + 'a;
+
 // ANCHOR: module
 /// A layer or a network of layers.
 pub trait Module: Send + Sync {
     /// y = f(x). In training mode this may update buffers (BatchNorm).
     fn forward(&mut self, x: &Tensor) -> Tensor;
 
-    /// Runs the forward pass and shows `inspect(name, output)` this module's
-    /// output — and, for containers, every sub-module's output under its
-    /// hierarchical name (`"7"`, `"layer3.2"`). How Grad-CAM finds a layer.
-    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
+    /// Runs the forward pass and passes this module's output — and, for
+    /// containers, every sub-module's output, under its hierarchical name
+    /// (`"7"`, `"layer3.2"`) — through `hook(name, output)`; what the hook
+    /// returns flows on. An observing hook returns its argument; Grad-CAM's
+    /// returns a detached copy that requires gradients, so that backward
+    /// stops at the layer it explains (PyTorch's forward hooks do the same).
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
         let y = self.forward(x);
-        inspect(name, &y);
-        y
+        hook(name, y)
     }
 
     /// Calls `f(name, tensor, kind)` for every state tensor, names prefixed

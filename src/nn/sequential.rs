@@ -1,6 +1,6 @@
 //! A chain of modules, named `0`, `1`, … as in PyTorch's `nn.Sequential`.
 
-use super::{child_name, Module, StateKind};
+use super::{child_name, Hook, Module, StateKind};
 use crate::Tensor;
 use std::any::Any;
 
@@ -73,15 +73,16 @@ impl Module for Sequential {
         self.forward_with(x, &mut |_, _| {})
     }
 
-    fn forward_inspect(&mut self, x: &Tensor, name: &str, inspect: &mut dyn FnMut(&str, &Tensor)) -> Tensor {
+    fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
         let mut h = x.clone();
         for (layer, child) in self.layers.iter_mut().zip(&self.names) {
-            h = layer.forward_inspect(&h, &child_name(name, child), inspect);
+            h = layer.forward_inspect(&h, &child_name(name, child), hook);
         }
-        if !name.is_empty() {
-            inspect(name, &h);
+        if name.is_empty() {
+            h
+        } else {
+            hook(name, h)
         }
-        h
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {

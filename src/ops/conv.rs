@@ -241,12 +241,13 @@ impl<E: Element> Tensor<E> {
             },
         );
         let (x, w) = (self.detach(), weight.detach());
-        let (need_dx, has_bias) = (self.requires_grad(), bias.is_some());
+        let (need_dx, need_dw, has_bias) = (self.requires_grad(), weight.requires_grad(), bias.is_some());
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Tensor::from_op("conv2d", y, &[g.n, g.c_out, g.oh, g.ow], &inputs, move |dy| {
-            let (dx, dw) = conv2d_backward(&x.data, &w.data, &dy.data, &g, need_dx);
-            let mut grads = vec![dx.map(|dx| Tensor::from_vec(dx, &x.shape)), Some(Tensor::from_vec(dw, &w.shape))];
+            let (dx, dw) = conv2d_backward(&x.data, &w.data, &dy.data, &g, need_dx, need_dw);
+            let dw = dw.map(|dw| Tensor::from_vec(dw, &w.shape));
+            let mut grads = vec![dx.map(|dx| Tensor::from_vec(dx, &x.shape)), dw];
             if has_bias {
                 grads.push(Some(Tensor::from_vec(bias_grad(&dy.data, &g), &[g.c_out])));
             }
@@ -255,7 +256,8 @@ impl<E: Element> Tensor<E> {
     }
 }
 
-/// ∂L/∂x (when `need_dx`) and ∂L/∂W for the whole batch. Chunks of
+/// ∂L/∂x (when `need_dx`) and ∂L/∂W (when `need_dw`; a frozen network
+/// being explained skips it) for the whole batch. Chunks of
 /// [`WEIGHT_GRAD_CHUNK`] images run in parallel; their partial weight
 /// gradients are added in chunk order.
 fn conv2d_backward<E: Element>(
@@ -264,17 +266,19 @@ fn conv2d_backward<E: Element>(
     dy: &[E],
     g: &Geometry,
     need_dx: bool,
-) -> (Option<Vec<E>>, Vec<E>) {
+    need_dw: bool,
+) -> (Option<Vec<E>>, Option<Vec<E>>) {
     let (in_img, out_img) = (g.in_image(), g.out_image());
     let cols_len = g.col_rows() * g.out_pixels();
     let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
-        let mut dweight = vec![E::ZERO; weight.len()];
+        let mut dweight = vec![E::ZERO; if need_dw { weight.len() } else { 0 }];
         let mut cols = vec![E::ZERO; cols_len];
         let first = chunk * WEIGHT_GRAD_CHUNK;
         for n in first..(first + WEIGHT_GRAD_CHUNK).min(g.n) {
             let dx_n = dx_chunk.as_deref_mut().map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
             let (x_n, dy_n) = (&x[n * in_img..(n + 1) * in_img], &dy[n * out_img..(n + 1) * out_img]);
-            backward_image(x_n, weight, dy_n, g, &mut cols, Some(&mut dweight), dx_n);
+            let dw = need_dw.then_some(&mut dweight[..]);
+            backward_image(x_n, weight, dy_n, g, &mut cols, dw, dx_n);
         }
         dweight
     };
@@ -287,12 +291,15 @@ fn conv2d_backward<E: Element>(
             .collect(),
         None => (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK)).into_par_iter().map(|c| chunk_work(c, None)).collect(),
     };
+    if !need_dw {
+        return (dx, None);
+    }
     let mut partials = partials.into_iter();
     let mut dweight = partials.next().unwrap_or_else(|| vec![E::ZERO; weight.len()]);
     for partial in partials {
         dweight.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
     }
-    (dx, dweight)
+    (dx, Some(dweight))
 }
 
 /// ∂L/∂b_o = Σ over images and output pixels of ∂L/∂y[n, o].

@@ -1,6 +1,7 @@
-//! Pictures: a small drawing canvas with text, line plots, and tensors shown as images.
+//! Pictures: a small drawing canvas with text, line plots, heat-map overlays, and tensors shown as images.
 
 mod canvas;
+pub mod heatmap;
 pub mod plot;
 
 pub use canvas::Canvas;

@@ -267,11 +267,11 @@ fn super_resolution_objective_decreases_and_beats_bilinear() {
     let start = low[0].upsample(32, 32).values;
     let error = |h: &[f32]| h.iter().zip(&truth).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
     // λ = 0: a smooth problem; steps ≤ 1/Lipschitz must decrease F every time
-    let smooth = SuperResolution { warps: &warps, low: &low, factor: 4, lambda: 0.0, mu: 0.0 };
+    let smooth = SuperResolution { warps: &warps, low: &low, factor: 4, lambda: 0.0, mu: 0.0, step: 1.0 };
     let (_, history) = smooth.solve(start.clone(), 40);
     assert!(history.windows(2).all(|w| w[1] <= w[0] * (1.0 + 1e-6)), "F rose: {history:?}");
     // with TV: the best F ends well below the start, and the map is closer to the truth than bilinear upsampling
-    let tv = SuperResolution { warps: &warps, low: &low, factor: 4, lambda: 0.02, mu: 0.001 };
+    let tv = SuperResolution { warps: &warps, low: &low, factor: 4, lambda: 0.02, mu: 0.001, step: 0.5 };
     let (h, history) = tv.solve(start.clone(), 100);
     let best = history.iter().copied().fold(f64::INFINITY, f64::min);
     assert!(best < 0.5 * history[0], "F {} → {best}", history[0]);

@@ -133,7 +133,7 @@ pub fn demo_config() -> TrainConfig {
     TrainConfig {
         data: "shapes".into(),
         model: Arch::SmallCnn.name().into(),
-        epochs: 4,
+        epochs: 3,
         batch: 64,
         lr: 0.1,
         optimizer: "sgd".into(),
@@ -161,8 +161,11 @@ pub fn demo(out: &Path) -> Result<i32> {
     }
     let e = evaluate_run(out, None)?;
     print_evaluation(&e);
+    let reports = super::explain::demo_explanations(out)?;
+    print!("{}", cnnlab::localize::table(&reports));
     println!(
-        "demo finished in {:.0} s: test accuracy {:.2}%; see {} (curves.png, confusion.png, metrics.jsonl, best.safetensors)",
+        "demo finished in {:.0} s: test accuracy {:.2}%; see {} (curves.png, confusion.png, explanations.png, \
+         localization.md, metrics.jsonl, best.safetensors)",
         started.elapsed().as_secs_f64(),
         100.0 * e.accuracy,
         out.display()

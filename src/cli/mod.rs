@@ -173,6 +173,9 @@ enum Command {
         /// Take test images from other data (same classes and size).
         #[arg(long)]
         data: Option<String>,
+        /// RISE: random masks per image (its cost: one forward pass each).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+        rise_masks: u64,
     },
     /// Throughput of training and inference on random CIFAR-sized batches.
     Bench {
@@ -231,7 +234,7 @@ pub fn run() -> Result<i32> {
                 data,
             })
         }
-        Command::Localize { run, method, layer, limit, perturb_limit, threshold, json, data } => {
+        Command::Localize { run, method, layer, limit, perturb_limit, threshold, json, data, rise_masks } => {
             explain::localize_command(explain::LocalizeArgs {
                 run,
                 methods: method.0,
@@ -241,6 +244,7 @@ pub fn run() -> Result<i32> {
                 threshold,
                 json,
                 data,
+                rise: cnnlab::explain::RiseOptions { masks: rise_masks as usize, ..Default::default() },
             })
         }
         Command::Bench { model, batch, steps, json } => {

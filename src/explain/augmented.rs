@@ -150,12 +150,16 @@ pub struct AugmentedOptions {
     pub max_degrees: f32,
     /// Largest shift as a fraction of the image side (default 0.1; uniform in ±).
     pub max_shift: f32,
-    /// λ, the weight of the TV term (default 0.02).
+    /// λ, the weight of the TV term (default 0.05).
     pub lambda: f32,
     /// μ, the weight of the ridge term (default 0.001).
     pub mu: f32,
     /// Subgradient steps (default 100).
     pub steps: usize,
+    /// η₀ as a fraction of 1/Lipschitz of the data term (default 0.25): the
+    /// first step; step t is η₀/√(t+1). Larger first steps make the TV
+    /// subgradient overshoot and F rise above its start.
+    pub step: f32,
     /// Seed of the augmentations.
     pub seed: u64,
 }
@@ -166,9 +170,10 @@ impl Default for AugmentedOptions {
             augmentations: 16,
             max_degrees: 15.0,
             max_shift: 0.1,
-            lambda: 0.02,
+            lambda: 0.05,
             mu: 0.001,
             steps: 100,
+            step: 0.25,
             seed: 0,
         }
     }
@@ -186,6 +191,8 @@ pub struct SuperResolution<'a> {
     pub lambda: f32,
     /// μ.
     pub mu: f32,
+    /// η₀ as a fraction of 1/Lipschitz (see [`AugmentedOptions::step`]).
+    pub step: f32,
 }
 
 impl SuperResolution<'_> {
@@ -227,11 +234,11 @@ impl SuperResolution<'_> {
 
     // ANCHOR: solve
     /// Subgradient descent from `start` with steps η_t = η₀/√(t+1), where
-    /// η₀ = f²/L is the inverse Lipschitz constant of the data term
+    /// η₀ is `step` × f²/L, the inverse Lipschitz constant of the data term
     /// (‖D‖² = 1/f², ‖A_l‖ ≈ 1). Subgradient steps need not decrease F every
     /// time, so the best iterate is kept. Returns it and F at every step.
     pub fn solve(&self, start: Vec<f32>, steps: usize) -> (Vec<f32>, Vec<f64>) {
-        let eta0 = (self.factor * self.factor) as f32 / self.warps.len().max(1) as f32;
+        let eta0 = self.step * (self.factor * self.factor) as f32 / self.warps.len().max(1) as f32;
         let mut h = start;
         let (mut best, mut best_f) = (h.clone(), self.objective(&h));
         let mut history = vec![best_f];
@@ -305,7 +312,8 @@ pub fn augmented_gradcam(
         if top > 0.0 {
             low.iter_mut().for_each(|m| m.values.iter_mut().for_each(|v| *v /= top));
         }
-        let problem = SuperResolution { warps: &warps, low: &low, factor, lambda: opts.lambda, mu: opts.mu };
+        let problem =
+            SuperResolution { warps: &warps, low: &low, factor, lambda: opts.lambda, mu: opts.mu, step: opts.step };
         let start = low[0].upsample(height, width).values;
         let (h, history) = problem.solve(start, opts.steps);
         maps.push(Map::new(height, width, h));

@@ -8,6 +8,7 @@ pub mod augmented;
 pub mod cam;
 pub mod capture;
 pub mod gradcam;
+pub mod grid;
 mod map;
 pub mod rise;
 pub mod saliency;

@@ -289,3 +289,20 @@ fn rise_masks_keep_about_p_and_stay_in_range() {
     assert!((mean - 0.3).abs() < 0.03, "mean mask value {mean}, expected about p = 0.3");
     assert!(values.iter().any(|&v| v > 0.0 && v < 1.0), "masks are soft (bilinear)");
 }
+
+#[test]
+fn localize_needs_ground_truth_boxes() {
+    use cnnlab::data::preprocess::{Normalization, Preprocessing};
+    use cnnlab::localize::{localize, LocalizeOptions};
+    let mut m = model(Arch::SmallCnn);
+    let data = cnnlab::data::Dataset {
+        classes: (0..10).map(|c| c.to_string()).collect(),
+        shape: [3, 32, 32],
+        images: vec![7; 3 * 32 * 32],
+        labels: vec![0],
+        ..Default::default()
+    };
+    let pre = Preprocessing::fit(Normalization::ChannelMean, &data);
+    let err = localize(&mut m, &data, &pre, Method::Cam, &Options::default(), &LocalizeOptions::default(), None);
+    assert!(err.unwrap_err().message.contains("ground-truth boxes"));
+}

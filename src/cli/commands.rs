@@ -2,7 +2,6 @@
 
 use super::TrainArgs;
 use cnnlab::data::augment::Augment;
-use cnnlab::data::preprocess::Normalization;
 use cnnlab::eval::{evaluate, predict, roc_image, Evaluation};
 use cnnlab::io::{save_png, write_atomic, Error, Result};
 use cnnlab::models::Arch;
@@ -128,26 +127,6 @@ pub fn eval(run: &Path, data: Option<&str>, json: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// The demo's training settings: smallcnn on shapes, sized to finish in under 3 minutes on 2 cores.
-pub fn demo_config() -> TrainConfig {
-    TrainConfig {
-        data: "shapes".into(),
-        model: Arch::SmallCnn.name().into(),
-        epochs: 3,
-        batch: 64,
-        lr: 0.1,
-        optimizer: "sgd".into(),
-        weight_decay: 5e-4,
-        schedule: "onecycle".into(),
-        label_smoothing: 0.0,
-        normalization: Normalization::ChannelMeanStd,
-        augment: Augment::none(),
-        seed: 0,
-        limit: Some(8000),
-        val: Some(1000),
-    }
-}
-
 /// `cnnlab demo`.
 pub fn demo(out: &Path) -> Result<i32> {
     let started = std::time::Instant::now();
@@ -156,7 +135,7 @@ pub fn demo(out: &Path) -> Result<i32> {
         return Err(Error::file(out, "already holds a run; remove it or pass another --out"));
     }
     install_ctrlc();
-    if let Outcome::Interrupted(_) = train::train(&demo_config(), &run, false, &STOP)? {
+    if let Outcome::Interrupted(_) = train::train(&TrainConfig::demo(), &run, false, &STOP)? {
         return Ok(130);
     }
     let e = evaluate_run(out, None)?;

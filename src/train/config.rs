@@ -42,6 +42,28 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The demo's settings: smallcnn on `shapes`, 3 epochs over 8,000 images,
+    /// sized so that `cnnlab demo` (training and explanations) finishes in
+    /// under 3 minutes on 2 cores.
+    pub fn demo() -> TrainConfig {
+        TrainConfig {
+            data: "shapes".into(),
+            model: Arch::SmallCnn.name().into(),
+            epochs: 3,
+            batch: 64,
+            lr: 0.1,
+            optimizer: "sgd".into(),
+            weight_decay: 5e-4,
+            schedule: "onecycle".into(),
+            label_smoothing: 0.0,
+            normalization: Normalization::ChannelMeanStd,
+            augment: Augment::none(),
+            seed: 0,
+            limit: Some(8000),
+            val: Some(1000),
+        }
+    }
+
     /// Checks every value, naming the offending option.
     pub fn validate(&self) -> Result<()> {
         let bad = |opt: &str, why: String| Err(Error::msg(format!("--{opt}: {why}")));

@@ -175,3 +175,15 @@ pub fn load_run_model(run: &RunDir) -> Result<(Model, CheckpointMeta)> {
     }
     checkpoint::load(&path)
 }
+
+/// The model of the run in `dir` trained as `cfg` says — trained now if the
+/// folder holds no checkpoint yet, loaded otherwise — with its data. For
+/// examples and labs that need a trained network but should train it once.
+pub fn trained(cfg: &TrainConfig, dir: &std::path::Path) -> Result<(Model, Prepared)> {
+    let run = RunDir::new(dir);
+    if !dir.join("best.safetensors").exists() {
+        let _ = std::fs::remove_dir_all(dir);
+        train(cfg, &run, false, &AtomicBool::new(false))?;
+    }
+    Ok((load_run_model(&run)?.0, prepare(cfg)?))
+}

@@ -1,0 +1,98 @@
+//! `cnnlab explain` and `cnnlab localize` end to end on tiny trained runs: files written, numbers in range, bad input named.
+
+mod common;
+
+use common::scratch;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs the CLI: (exit code, stdout, stderr).
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cnnlab")).args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// A one-epoch run of `model` on 300 shapes images.
+fn tiny_run(dir: &Path, model: &str) -> String {
+    let run = dir.join(model);
+    let run = run.to_str().unwrap().to_string();
+    let args =
+        ["train", "--model", model, "--epochs", "1", "--limit", "300", "--val", "100", "--batch", "32", "--out", &run];
+    let (code, _, stderr) = cli(&args);
+    assert_eq!(code, 0, "training failed: {stderr}");
+    run
+}
+
+#[test]
+fn explain_writes_overlays_and_raw_maps_and_refuses_bad_input() {
+    let dir = scratch("explain-cli");
+    let run = tiny_run(&dir, "smallcnn");
+    let out = dir.join("out");
+    let out_s = out.to_str().unwrap();
+    let (code, stdout, stderr) =
+        cli(&["explain", "--run", &run, "--method", "all", "--index", "2", "--out", out_s, "--save-raw"]);
+    assert_eq!(code, 0, "{stderr}");
+    for method in ["cam", "gradcam", "gradcam++", "smooth-gradcam++", "augmented-gradcam", "rise", "saliency"] {
+        let png = image::open(out.join(format!("test2-{method}.png"))).unwrap();
+        assert_eq!((png.width(), png.height()), (256, 256), "{method}: the 32x32 image enlarged 8 times");
+        let npy = std::fs::read(out.join(format!("test2-{method}.npy"))).unwrap();
+        assert_eq!(&npy[..6], b"\x93NUMPY");
+        assert!(stdout.contains(method), "{stdout}");
+    }
+    let header = String::from_utf8_lossy(&std::fs::read(out.join("test2-cam.npy")).unwrap()[10..80]).into_owned();
+    assert!(header.contains("'shape': (8, 8)"), "CAM's raw map is the 8x8 feature resolution: {header}");
+    assert!(out.join("test2-all.png").exists());
+
+    // an image file of another size is resized, with a notice
+    let file = dir.join("photo.png");
+    image::RgbImage::from_pixel(40, 24, image::Rgb([200, 30, 30])).save(&file).unwrap();
+    let (code, _, stderr) = cli(&["explain", "--run", &run, "--image", file.to_str().unwrap(), "--out", out_s]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resized") && stderr.contains("40x24"), "{stderr}");
+    assert!(out.join("photo-gradcam.png").exists());
+
+    for (args, expected) in [
+        (vec!["--layer", "conv9"], "19 [128, 8, 8]"),
+        (vec!["--class", "10"], "--class 10"),
+        (vec!["--method", "lime"], "unknown method 'lime'"),
+        (vec!["--image", "/no/such/picture.png"], "/no/such/picture.png"),
+        (vec!["--index", "5000"], "--index 5000"),
+        (vec!["--method", "cam", "--layer", "16"], "CAM"),
+    ] {
+        let mut all = vec!["explain", "--run", &run, "--out", out_s];
+        all.extend(args.iter());
+        let (code, _, stderr) = cli(&all);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: stderr does not mention {expected}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn localize_reports_scores_in_range() {
+    let dir = scratch("localize-cli");
+    let run = tiny_run(&dir, "smallcnn");
+    let (code, stdout, stderr) = cli(&["localize", "--run", &run, "--method", "gradcam", "--limit", "40", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let get = |k: &str| report[k].as_f64().unwrap_or_else(|| panic!("no {k} in {stdout}"));
+    for key in ["top1_loc", "gt_known_loc", "max_box_acc", "mean_iou", "deletion_auc", "insertion_auc"] {
+        assert!((0.0..=1.0).contains(&get(key)), "{key} = {}", get(key));
+    }
+    assert_eq!(get("images"), 40.0);
+    assert!(get("top1_loc") <= get("gt_known_loc"), "top-1 needs the class right as well");
+    assert!(get("max_box_acc") >= get("gt_known_loc"), "the sweep includes the default threshold 0.15");
+    assert!(report["calibrated_threshold"].is_number(), "held-out validation images calibrate τ");
+}
+
+#[test]
+fn cam_refuses_vgg_fc_by_name() {
+    let dir = scratch("vgg-cli");
+    let run = tiny_run(&dir, "vgg-fc");
+    let (code, _, stderr) = cli(&["explain", "--run", &run, "--method", "cam", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("vgg-fc") && stderr.contains("gradcam"), "{stderr}");
+    let (code, _, stderr) = cli(&["explain", "--run", &run, "--method", "gradcam", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -82,10 +82,8 @@ fn main() -> Result<()> {
         rows.push(vec![big(&picture), show(&gap_maps[n]), show(&gmp_maps[n])]);
     }
     let column_names = ["image", "CAM with GAP", "CAM with GMP"];
-    let lines: Vec<RgbImage> = rows
-        .iter()
-        .map(|r| labelled_row(&r.iter().zip(column_names).collect::<Vec<_>>(), 8))
-        .collect();
+    let lines: Vec<RgbImage> =
+        rows.iter().map(|r| labelled_row(&r.iter().zip(column_names).collect::<Vec<_>>(), 8)).collect();
     save_png(&figures.join("gap_vs_gmp.png"), &cnnlab::explain::grid::stack(&lines))?;
     let lo =
         LocalizeOptions { limit: Some(500), perturb_limit: Some(0), calibration_images: 500, ..Default::default() };

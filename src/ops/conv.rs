@@ -118,14 +118,25 @@ impl Geometry {
 }
 
 // ANCHOR: im2col
+/// The output columns `ox` whose input column `ox·stride + offset` lies
+/// inside `0..width`: a contiguous range, so the padding needs no per-pixel test.
+fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -> std::ops::Range<usize> {
+    let first = if offset < 0 { (-offset as usize).div_ceil(stride) } else { 0 };
+    let last = if (width as isize) > offset { ((width as isize - 1 - offset) as usize) / stride + 1 } else { 0 };
+    first.min(out_width)..last.min(out_width).max(first.min(out_width))
+}
+
 /// Unfolds the receptive fields of one group of one image into `cols`
 /// (rows: channel, kernel row, kernel column; columns: output pixels).
-/// Taps that fall into the padding read 0.
+/// Taps that fall into the padding read 0; with stride 1 each row of taps is
+/// one slice copy.
 fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
     let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
     for (row, col_row) in cols.chunks_exact_mut(g.out_pixels()).enumerate() {
         let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
         let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let offset = (kj * d.1) as isize - p.1 as isize;
+        let valid = valid_columns(g.ow, g.w, s.1, offset);
         for (oy, out_row) in col_row.chunks_exact_mut(g.ow).enumerate() {
             let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
             if iy < 0 || iy >= g.h as isize {
@@ -133,9 +144,15 @@ fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
                 continue;
             }
             let line = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-            for (ox, v) in out_row.iter_mut().enumerate() {
-                let ix = (ox * s.1 + kj * d.1) as isize - p.1 as isize;
-                *v = if ix >= 0 && ix < g.w as isize { line[ix as usize] } else { E::ZERO };
+            out_row[..valid.start].fill(E::ZERO);
+            out_row[valid.end..].fill(E::ZERO);
+            let first = (valid.start as isize * s.1 as isize + offset) as usize;
+            if s.1 == 1 {
+                out_row[valid.clone()].copy_from_slice(&line[first..first + valid.len()]);
+            } else {
+                for (v, &x) in out_row[valid.clone()].iter_mut().zip(line[first..].iter().step_by(s.1)) {
+                    *v = x;
+                }
             }
         }
     }
@@ -148,17 +165,17 @@ fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E]) {
     for (row, col_row) in cols.chunks_exact(g.out_pixels()).enumerate() {
         let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
         let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let offset = (kj * d.1) as isize - p.1 as isize;
+        let valid = valid_columns(g.ow, g.w, s.1, offset);
         for (oy, out_row) in col_row.chunks_exact(g.ow).enumerate() {
             let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
             if iy < 0 || iy >= g.h as isize {
                 continue;
             }
             let line = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-            for (ox, &v) in out_row.iter().enumerate() {
-                let ix = (ox * s.1 + kj * d.1) as isize - p.1 as isize;
-                if ix >= 0 && ix < g.w as isize {
-                    line[ix as usize] += v;
-                }
+            let first = (valid.start as isize * s.1 as isize + offset) as usize;
+            for (x, &v) in line[first..].iter_mut().step_by(s.1).zip(&out_row[valid.clone()]) {
+                *x += v;
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Chapter "Where the time goes": throughput of smallcnn at batch 1, 8, 32, 128 on 1 and 2 threads.
 //!
 //! Run on a quiet machine: cargo run --release --example 10_performance
-//! Writes book/src/figures/throughput.png and prints the table the chapter quotes.
+//! Writes book/src/figures/throughput.png (batch on a log axis) and prints the table the chapter quotes.
 
 use cnnlab::bench;
 use cnnlab::models::Arch;
@@ -9,11 +9,11 @@ use cnnlab::viz::plot::LinePlot;
 use std::path::Path;
 
 fn main() -> Result<(), cnnlab::io::Error> {
+    cnnlab::alloc::tune_allocator(); // as the cnnlab tool does
     let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
     let batches = [1, 8, 32, 128];
     let mut plot = LinePlot::new("smallcnn on CIFAR-sized input", "images per batch", "images per second");
     plot.log_x = true;
-    plot.log_y = true;
     println!("| threads | batch | train images/s | inference images/s |");
     println!("|---|---|---|---|");
     for threads in [1, 2] {

@@ -20,6 +20,7 @@
 
 use crate::tensor::{Element, Tensor};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// The per-channel statistics of one training batch (σ² biased).
 #[derive(Clone, Debug)]
@@ -38,32 +39,29 @@ fn channel_layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
-/// For every channel, the two sums Σᵢ f(i) over that channel's offsets i, in f64.
-fn channel_sums(dims: (usize, usize, usize), f: impl Fn(usize, usize) -> (f64, f64) + Sync) -> Vec<(f64, f64)> {
+/// For every channel, the two sums of `f(channel, plane)` over its N planes
+/// (`plane` is the index range of one image's map of that channel), in f64,
+/// added in batch order so the result does not depend on the thread count.
+fn channel_sums(dims: (usize, usize, usize), f: impl Fn(usize, Range<usize>) -> (f64, f64) + Sync) -> Vec<(f64, f64)> {
     let (n, c, l) = dims;
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let mut acc = (0.0, 0.0);
-            for b in 0..n {
-                for i in (b * c + ch) * l..(b * c + ch + 1) * l {
-                    let (u, v) = f(ch, i);
-                    (acc.0, acc.1) = (acc.0 + u, acc.1 + v);
-                }
-            }
-            acc
-        })
-        .collect()
+    let per_channel = |ch: usize| {
+        let planes = (0..n).map(|b| f(ch, (b * c + ch) * l..(b * c + ch + 1) * l));
+        planes.fold((0.0, 0.0), |acc, s| (acc.0 + s.0, acc.1 + s.1))
+    };
+    (0..c).into_par_iter().map(per_channel).collect()
 }
 
-/// Applies `f(channel, offset)` to fill a tensor of `(N, C, L)` layout, in parallel.
-fn fill_per_channel<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, usize) -> E + Sync) -> Vec<E> {
+/// A new `(N, C, L)` buffer whose planes are written by `f(channel, plane, out)`, in parallel.
+fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<usize>, &mut [E]) + Sync) -> Vec<E> {
     let (n, c, l) = dims;
     let mut out = vec![E::ZERO; n * c * l];
-    out.par_chunks_mut(l.max(1)).enumerate().for_each(|(plane, chunk)| {
-        chunk.iter_mut().enumerate().for_each(|(j, v)| *v = f(plane % c, plane * l + j));
-    });
+    out.par_chunks_mut(l.max(1)).enumerate().for_each(|(plane, chunk)| f(plane % c, plane * l..(plane + 1) * l, chunk));
     out
+}
+
+/// Σ x over a plane, in f64.
+fn sum<E: Element>(x: &[E]) -> f64 {
+    x.iter().map(|v| v.to_f64()).sum()
 }
 
 /// ∂L/∂γ = Σ ∂L/∂y·x̂ and ∂L/∂β = Σ ∂L/∂y per channel, from the sums (Σ ∂L/∂y, Σ ∂L/∂y·x̂).
@@ -92,27 +90,43 @@ impl<E: Element> Tensor<E> {
         check_params("batch_norm", c, gamma, beta);
         let m = (n * l) as f64;
         let x = self.data.clone();
-        let sums = channel_sums(dims, |_, i| (x[i].to_f64(), 0.0));
+        let sums = channel_sums(dims, |_, plane| (sum(&x[plane]), 0.0));
         let mean: Vec<f64> = sums.iter().map(|s| s.0 / m).collect();
-        let sq = channel_sums(dims, |ch, i| ((x[i].to_f64() - mean[ch]).powi(2), 0.0));
+        let sq = channel_sums(dims, |ch, plane| (x[plane].iter().map(|v| (v.to_f64() - mean[ch]).powi(2)).sum(), 0.0));
         let var: Vec<f64> = sq.iter().map(|s| s.0 / m).collect();
         let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
         let (g, b) = (gamma.data.clone(), beta.data.clone());
-        let y = fill_per_channel(dims, |ch, i| {
-            let x_hat = (x[i].to_f64() - mean[ch]) * inv_std[ch];
-            E::from_f64(g[ch].to_f64() * x_hat) + b[ch]
+        // per channel in the element type: y = (x − μ)·k + β with k = γ/√(σ² + ε)
+        let (mu, k): (Vec<E>, Vec<E>) =
+            (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
+        let y = fill_planes(dims, |ch, plane, out| {
+            for (y, &x) in out.iter_mut().zip(&x[plane]) {
+                *y = (x - mu[ch]) * k[ch] + b[ch];
+            }
         });
         let stats = BatchStats { mean: mean.clone(), var, count: n * l };
         let shape = self.shape.clone();
         let out = Tensor::from_op("batch_norm", y, &self.shape, &[self, gamma, beta], move |dy| {
             let dy = dy.data.clone();
-            let x_hat = |ch: usize, i: usize| (x[i].to_f64() - mean[ch]) * inv_std[ch];
-            // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂
-            let sums = channel_sums(dims, |ch, i| (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i)));
-            let dx = fill_per_channel(dims, |ch, i| {
-                let (d_beta, d_gamma) = sums[ch];
-                let k = g[ch].to_f64() * inv_std[ch] / m;
-                E::from_f64(k * (m * dy[i].to_f64() - d_beta - x_hat(ch, i) * d_gamma))
+            // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂ = (1/√(σ²+ε)) · Σ ∂L/∂y · (x − μ)
+            let sums = channel_sums(dims, |ch, plane| {
+                let centred = x[plane.clone()].iter().map(|v| v.to_f64() - mean[ch]);
+                (sum(&dy[plane.clone()]), centred.zip(&dy[plane]).map(|(xc, d)| xc * d.to_f64()).sum::<f64>())
+            });
+            let sums: Vec<(f64, f64)> = sums.iter().zip(&inv_std).map(|(s, is)| (s.0, s.1 * is)).collect();
+            // ∂L/∂x = k·∂L/∂y − k·(∂L/∂β)/m − k·(∂L/∂γ)/(m·√(σ²+ε)) · (x − μ), k = γ/√(σ²+ε)
+            let coefficients: Vec<[E; 3]> = (0..c)
+                .map(|ch| {
+                    let (d_beta, d_gamma) = sums[ch];
+                    let k = g[ch].to_f64() * inv_std[ch];
+                    [k, k * d_beta / m, k * d_gamma * inv_std[ch] / m].map(E::from_f64)
+                })
+                .collect();
+            let dx = fill_planes(dims, |ch, plane, out| {
+                let [k, shift, slope] = coefficients[ch];
+                for ((dx, &d), &x) in out.iter_mut().zip(&dy[plane.clone()]).zip(&x[plane]) {
+                    *dx = k * d - shift - slope * (x - mu[ch]);
+                }
             });
             let [d_gamma, d_beta] = gamma_beta_grads(&sums);
             vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
@@ -142,16 +156,24 @@ impl<E: Element> Tensor<E> {
         let inv_std: Vec<f64> = running_var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
         let mean = running_mean.to_vec();
         let (x, g, b) = (self.data.clone(), gamma.data.clone(), beta.data.clone());
-        let y = fill_per_channel(dims, |ch, i| {
-            E::from_f64(g[ch].to_f64() * (x[i].to_f64() - mean[ch]) * inv_std[ch]) + b[ch]
+        let (mu, k): (Vec<E>, Vec<E>) =
+            (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
+        let y = fill_planes(dims, |ch, plane, out| {
+            for (y, &x) in out.iter_mut().zip(&x[plane]) {
+                *y = (x - mu[ch]) * k[ch] + b[ch];
+            }
         });
         let shape = self.shape.clone();
         Tensor::from_op("batch_norm_eval", y, &self.shape, &[self, gamma, beta], move |dy| {
             let dy = dy.data.clone();
-            let x_hat = |ch: usize, i: usize| (x[i].to_f64() - mean[ch]) * inv_std[ch];
-            let sums = channel_sums(dims, |ch, i| (dy[i].to_f64(), dy[i].to_f64() * x_hat(ch, i)));
+            let sums = channel_sums(dims, |ch, plane| {
+                let centred = x[plane.clone()].iter().map(|v| (v.to_f64() - mean[ch]) * inv_std[ch]);
+                (sum(&dy[plane.clone()]), centred.zip(&dy[plane]).map(|(xh, d)| xh * d.to_f64()).sum::<f64>())
+            });
             // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
-            let dx = fill_per_channel(dims, |ch, i| E::from_f64(dy[i].to_f64() * g[ch].to_f64() * inv_std[ch]));
+            let dx = fill_planes(dims, |ch, plane, out| {
+                out.iter_mut().zip(&dy[plane]).for_each(|(dx, &d)| *dx = d * k[ch]);
+            });
             let [d_gamma, d_beta] = gamma_beta_grads(&sums);
             vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
         })

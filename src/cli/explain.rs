@@ -224,9 +224,11 @@ fn demo_limit(method: Method) -> usize {
 
 /// The demo's explanation pictures and localization table, written into the run folder.
 pub fn demo_explanations(run: &Path) -> Result<Vec<Report>> {
-    let (mut model, meta, test) = load_run_with_test(run, None)?;
-    let cfg = RunDir::new(run).config()?;
-    let held_out = train::prepare(&cfg)?.val;
+    // the demo's own data: one load gives the test split and the held-out images
+    let run_dir = RunDir::new(run);
+    let (mut model, meta) = train::load_run_model(&run_dir)?;
+    let prepared = train::prepare(&run_dir.config()?)?;
+    let (test, held_out) = (prepared.test, prepared.val);
     let opts = Options { rise: RiseOptions { masks: 300, ..RiseOptions::default() }, ..Options::default() };
     let mut reports = Vec::new();
     for method in Method::ALL {

@@ -172,14 +172,19 @@ pub fn calibrate_threshold(
     for chunk in indices.chunks(lo.batch.max(1)) {
         let (maps, _, _) = true_class_maps(model, held_out, pre, chunk, method, opts)?;
         for (map, &i) in maps.iter().zip(chunk) {
-            for (t, hit) in hits.iter_mut().enumerate() {
-                *hit += usize::from(iou_at(map, t as f32 / SWEEP as f32, &held_out.boxes[i]) >= 0.5);
-            }
+            add_sweep_hits(map, &held_out.boxes[i], &mut hits);
         }
     }
     Ok(best_of_sweep(&hits).0)
 }
 // ANCHOR_END: calibrate
+
+/// Counts, for every threshold of the sweep, whether the box found at it has IoU ≥ 0.5 with `truth`.
+fn add_sweep_hits(map: &Map, truth: &BBox, hits: &mut [usize]) {
+    for (t, hit) in hits.iter_mut().enumerate() {
+        *hit += usize::from(iou_at(map, t as f32 / SWEEP as f32, truth) >= 0.5);
+    }
+}
 
 /// (threshold, hits) of the best sweep entry, the lowest threshold on ties.
 fn best_of_sweep(hits: &[usize]) -> (f32, usize) {
@@ -243,9 +248,7 @@ pub fn localize(
             if let Some(t) = calibrated {
                 at_calibrated.add(iou_at(map, t, truth), predicted[k] == label);
             }
-            for (t, hits) in sweep_hits.iter_mut().enumerate() {
-                *hits += usize::from(iou_at(map, t as f32 / SWEEP as f32, truth) >= 0.5);
-            }
+            add_sweep_hits(map, truth, &mut sweep_hits);
             if i < perturb_count {
                 let image = &x.data()[k * per_image..(k + 1) * per_image];
                 let curves = deletion_insertion(model, image, data.shape, map, label, lo.perturb_steps);

@@ -61,6 +61,49 @@ proptest! {
     }
 }
 
+/// Every small edge geometry, deterministically: widths of 1–4 pixels with
+/// padding, stride and dilation large enough that whole kernel columns fall
+/// into the padding (the im2col slice copies must handle empty ranges).
+/// Forward against the definition; backward through the adjoint identity
+/// ⟨conv(x), g⟩ = ⟨x, ∂x⟩ and ⟨conv(x), g⟩ = ⟨w, ∂w⟩ (conv is linear in each).
+#[test]
+fn conv2d_edge_geometries_forward_and_adjoint() {
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut checked = 0;
+    for (width, kw, stride, pad, dil) in edge_geometries() {
+        if width + 2 * pad <= dil * (kw - 1) {
+            continue; // no output column
+        }
+        let cfg = Conv2dConfig { stride: (1, stride), padding: (pad.min(1), pad), dilation: (1, dil), groups: 1 };
+        let seed = (width * 1000 + kw * 100 + stride * 10 + pad + dil * 7) as u64;
+        let x = tensor(&[2, 2, 3, width], seed, 1.0).with_grad();
+        let w = tensor(&[3, 2, 2, kw], seed ^ 5, 1.0).with_grad();
+        let y = x.conv2d(&w, None, cfg);
+        assert!(close(y.data(), &conv_by_definition(&x, &w, cfg), 1e-12), "forward {cfg:?} width {width} kw {kw}");
+        let g = tensor(y.shape(), seed ^ 9, 1.0);
+        let grads = y.mul(&g).sum().backward();
+        let lhs = dot(y.data(), g.data());
+        for (name, t) in [("dx", &x), ("dw", &w)] {
+            let rhs = dot(t.data(), grads.wrt(t).data());
+            assert!(
+                (lhs - rhs).abs() <= 1e-10 * (1.0 + lhs.abs()),
+                "{name} {cfg:?} width {width} kw {kw}: {lhs} vs {rhs}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 180, "only {checked} geometries checked");
+}
+
+/// (width, kernel width, stride, padding, dilation) over small ranges.
+fn edge_geometries() -> impl Iterator<Item = (usize, usize, usize, usize, usize)> {
+    (1..=4).flat_map(|w| {
+        (1..=3).flat_map(move |k| {
+            (1..=3).flat_map(move |s| (0..=2).flat_map(move |p| (1..=2).map(move |d| (w, k, s, p, d))))
+        })
+    })
+}
+
 #[test]
 fn bilinear_matches_pytorch_align_corners_false() {
     // torch.nn.functional.interpolate(x, size=(4, 4), mode="bilinear", align_corners=False)

@@ -139,7 +139,7 @@ fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
         let valid = valid_columns(g.ow, g.w, s.1, offset);
         for (oy, out_row) in col_row.chunks_exact_mut(g.ow).enumerate() {
             let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
-            if iy < 0 || iy >= g.h as isize {
+            if iy < 0 || iy >= g.h as isize || valid.is_empty() {
                 out_row.fill(E::ZERO);
                 continue;
             }
@@ -169,7 +169,7 @@ fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E]) {
         let valid = valid_columns(g.ow, g.w, s.1, offset);
         for (oy, out_row) in col_row.chunks_exact(g.ow).enumerate() {
             let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
-            if iy < 0 || iy >= g.h as isize {
+            if iy < 0 || iy >= g.h as isize || valid.is_empty() {
                 continue;
             }
             let line = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];

@@ -5,7 +5,7 @@
 //! shows its effect where it matters.
 
 use cnnlab::{Conv2dConfig, Pool2dConfig, Tensor};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -91,4 +91,11 @@ fn max_pool(c: &mut Criterion) {
 }
 
 criterion_group!(kernels, conv2d, matmul, batch_norm, max_pool);
-criterion_main!(kernels);
+
+/// criterion's main, after tuning the allocator as the `cnnlab` tool does
+/// (otherwise every iteration would time fresh pages from the kernel).
+fn main() {
+    cnnlab::alloc::tune_allocator();
+    kernels();
+    Criterion::default().configure_from_args().final_summary();
+}

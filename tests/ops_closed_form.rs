@@ -104,6 +104,51 @@ fn edge_geometries() -> impl Iterator<Item = (usize, usize, usize, usize, usize)
     })
 }
 
+/// Max pooling by its definition over every small geometry (padding up to
+/// half the window, strides larger than the window), on inputs full of ties:
+/// values and the winner that receives the gradient (the first maximum in
+/// row-major window order, as PyTorch) must match a direct loop.
+#[test]
+fn max_pool_matches_the_definition_with_ties_and_padding() {
+    for (h, w, k, s, p) in (1..=5).flat_map(|h| {
+        (1..=5).flat_map(move |w| {
+            (1..=3).flat_map(move |k| (1..=3).flat_map(move |s| (0..=k / 2).map(move |p| (h, w, k, s, p))))
+        })
+    }) {
+        if h + 2 * p < k || w + 2 * p < k {
+            continue;
+        }
+        let values: Vec<f64> = (0..2 * h * w).map(|i| ((i * 7 + h + w) % 3) as f64).collect();
+        let x = Tensor::from_vec(values.clone(), &[1, 2, h, w]).with_grad();
+        let cfg = Pool2dConfig::new(k).stride(s).padding(p);
+        let y = x.max_pool2d(cfg);
+        let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+        let g: Vec<f64> = (0..2 * oh * ow).map(|i| 1.0 + i as f64).collect();
+        let dx = y.mul(&Tensor::from_vec(g.clone(), y.shape())).sum().backward().wrt(&x).to_vec();
+        let (mut want_y, mut want_dx) = (vec![], vec![0.0; values.len()]);
+        for c in 0..2 {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best: Option<(f64, usize)> = None;
+                    for iy in (oy * s).saturating_sub(p)..(oy * s + k).saturating_sub(p).min(h) {
+                        for ix in (ox * s).saturating_sub(p)..(ox * s + k).saturating_sub(p).min(w) {
+                            let i = c * h * w + iy * w + ix;
+                            if best.is_none_or(|(b, _)| values[i] > b) {
+                                best = Some((values[i], i));
+                            }
+                        }
+                    }
+                    let (b, i) = best.unwrap();
+                    want_y.push(b);
+                    want_dx[i] += g[(c * oh + oy) * ow + ox];
+                }
+            }
+        }
+        assert_eq!(y.data(), &want_y[..], "values h={h} w={w} k={k} s={s} p={p}");
+        assert_eq!(dx, want_dx, "winners h={h} w={w} k={k} s={s} p={p}");
+    }
+}
+
 #[test]
 fn bilinear_matches_pytorch_align_corners_false() {
     // torch.nn.functional.interpolate(x, size=(4, 4), mode="bilinear", align_corners=False)

@@ -71,6 +71,37 @@ impl Windows {
     }
 }
 
+impl Windows {
+    /// Max of every window of one plane, and the index of its first winner.
+    /// Row by row: each output row starts at its window's first tap and is
+    /// compared, tap by tap, against the others (a strict `>` keeps the first
+    /// maximum). Each tap is one pass over a contiguous output row.
+    fn max_plane<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
+        let (k, s, p) = (self.cfg.kernel, self.cfg.stride, self.cfg.padding);
+        for (oy, (y_row, w_row)) in y.chunks_exact_mut(self.ow).zip(winners.chunks_exact_mut(self.ow)).enumerate() {
+            w_row.fill(u32::MAX);
+            for ky in 0..k.0 {
+                let iy = (oy * s.0 + ky) as isize - p.0 as isize;
+                if iy < 0 || iy >= self.h as isize {
+                    continue;
+                }
+                let line = iy as usize * self.w;
+                for kx in 0..k.1 {
+                    // Output columns whose tap kx lands inside the row: p ≤ ox·s + kx < w + p.
+                    let first = p.1.saturating_sub(kx).div_ceil(s.1);
+                    let end = if self.w + p.1 > kx { ((self.w + p.1 - kx - 1) / s.1 + 1).min(self.ow) } else { 0 };
+                    for ox in first..end {
+                        let i = line + ox * s.1 + kx - p.1;
+                        if w_row[ox] == u32::MAX || x[i] > y_row[ox] {
+                            (y_row[ox], w_row[ox]) = (x[i], i as u32);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<E: Element> Tensor<E> {
     // ANCHOR: max_pool
     /// Max pooling: y = max of each window. ∂L/∂x receives ∂L/∂y at the
@@ -83,17 +114,7 @@ impl<E: Element> Tensor<E> {
         y.par_chunks_mut(plane_out)
             .zip(winners.par_chunks_mut(plane_out))
             .zip(self.data.par_chunks(plane_in))
-            .for_each(|((y_plane, win_plane), x_plane)| {
-                for (o, (yv, wv)) in y_plane.iter_mut().zip(win_plane.iter_mut()).enumerate() {
-                    let (mut best, mut arg) = (E::NEG_INFINITY, usize::MAX);
-                    win.visit(o / win.ow, o % win.ow, |i| {
-                        if arg == usize::MAX || x_plane[i] > best {
-                            (best, arg) = (x_plane[i], i);
-                        }
-                    });
-                    (*yv, *wv) = (best, arg as u32);
-                }
-            });
+            .for_each(|((y_plane, win_plane), x_plane)| win.max_plane(x_plane, y_plane, win_plane));
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {

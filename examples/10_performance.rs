@@ -21,7 +21,7 @@ fn main() -> Result<(), cnnlab::io::Error> {
         for batch in batches {
             // about 2,500 images per measurement, at least 3 steps
             let steps = (2560 / batch).clamp(3, 200);
-            let r = bench::run(Arch::SmallCnn, batch, steps, 2, threads);
+            let r = bench::run(Arch::SmallCnn, batch, steps, 2, threads, false);
             println!("| {threads} | {batch} | {:.0} | {:.0} |", r.train_images_per_sec, r.infer_images_per_sec);
             train.push((batch as f64, r.train_images_per_sec));
             infer.push((batch as f64, r.infer_images_per_sec));

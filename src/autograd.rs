@@ -10,10 +10,12 @@
 //! (Grad-CAM) or the input image (input synthesis).
 
 // ANCHOR: node
+use crate::profile::{self, Phase};
 use crate::tensor::{Element, Tensor, TensorId};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A backward function: given ∂L/∂y, return ∂L/∂xᵢ for each input, in order
 /// (`None` where an input needs no gradient).
@@ -96,6 +98,7 @@ impl<E: Element> Tensor<E> {
         inputs: &[&Tensor<E>],
         backward: impl Fn(&Tensor<E>) -> Vec<Option<Tensor<E>>> + Send + Sync + 'static,
     ) -> Tensor<E> {
+        crate::profile::forward_done(op);
         if is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
             let parents = inputs.iter().map(|t| t.requires_grad().then(|| (*t).clone()));
             self.node = Some(Arc::new(Node { op, parents: parents.collect(), backward: Some(Box::new(backward)) }));
@@ -132,20 +135,26 @@ impl<E: Element> Tensor<E> {
             return Gradients { grads };
         }
         grads.insert(self.id, seed.detach());
-        no_grad(|| {
-            // children before parents: each gradient is complete before it is used
-            for tensor in self.topological_order().iter().rev() {
-                let node = tensor.node.as_ref().expect("graph tensors have nodes");
-                let (Some(backward), Some(grad_out)) = (&node.backward, grads.get(&tensor.id)) else {
-                    continue; // a leaf, or a branch that does not reach the output
-                };
-                let input_grads = backward(grad_out);
-                for (parent, grad) in node.parents.iter().zip(input_grads) {
-                    if let (Some(parent), Some(grad)) = (parent, grad) {
-                        accumulate(&mut grads, parent, grad, node.op);
+        profile::in_backward(|| {
+            no_grad(|| {
+                // children before parents: each gradient is complete before it is used
+                for tensor in self.topological_order().iter().rev() {
+                    let node = tensor.node.as_ref().expect("graph tensors have nodes");
+                    let (Some(backward), Some(grad_out)) = (&node.backward, grads.get(&tensor.id)) else {
+                        continue; // a leaf, or a branch that does not reach the output
+                    };
+                    let started = profile::enabled().then(Instant::now);
+                    let input_grads = backward(grad_out);
+                    if let Some(started) = started {
+                        profile::add(node.op, Phase::Backward, started.elapsed());
+                    }
+                    for (parent, grad) in node.parents.iter().zip(input_grads) {
+                        if let (Some(parent), Some(grad)) = (parent, grad) {
+                            accumulate(&mut grads, parent, grad, node.op);
+                        }
                     }
                 }
-            }
+            })
         });
         Gradients { grads }
     }
@@ -186,7 +195,14 @@ fn accumulate<E: Element>(grads: &mut HashMap<TensorId, Tensor<E>>, parent: &Ten
         grad.shape, parent.shape
     );
     match grads.remove(&parent.id) {
-        Some(previous) => grads.insert(parent.id, previous.add(&grad)),
+        Some(previous) => {
+            let started = profile::enabled().then(Instant::now);
+            let sum = previous.add(&grad);
+            if let Some(started) = started {
+                profile::add("add (gradient sum)", Phase::Backward, started.elapsed());
+            }
+            grads.insert(parent.id, sum)
+        }
         None => grads.insert(parent.id, grad),
     };
 }

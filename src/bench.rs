@@ -3,6 +3,7 @@
 use crate::models::{Arch, Model};
 use crate::nn::Module;
 use crate::optim::{Optimizer, Sgd};
+use crate::profile::{self, Phase};
 use crate::{no_grad, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -25,6 +26,20 @@ pub struct BenchResult {
     pub infer_images_per_sec: f64,
     /// Peak resident memory of the process, in MiB (Linux; 0 elsewhere).
     pub peak_rss_mb: f64,
+    /// Per-op time of a training step, when asked for (`cnnlab bench --profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Vec<ProfileRow>>,
+}
+
+/// One op's share of a training step.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProfileRow {
+    /// Op name (`conv2d`, `batch_norm`, …; `sgd update` for the optimizer).
+    pub op: String,
+    /// `forward`, `backward` or `update`.
+    pub phase: String,
+    /// Milliseconds per training step.
+    pub ms_per_step: f64,
 }
 
 /// Peak resident set size of this process in MiB, from `/proc/self/status` (`VmHWM`).
@@ -38,7 +53,8 @@ pub fn peak_rss_mb() -> f64 {
 // ANCHOR: bench
 /// Times `steps` training steps and `steps` inference batches of random
 /// CIFAR-sized data (3×32×32, 10 classes) after `warmup` untimed ones.
-pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize) -> BenchResult {
+/// With `profile`, the timed training steps also record every op's time.
+pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize, profile: bool) -> BenchResult {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     pool.install(|| {
         let mut rng = StdRng::seed_from_u64(0);
@@ -47,15 +63,24 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
         let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..10)).collect();
         let mut opt = Sgd::new(0.05).momentum(0.9, true).weight_decay(5e-4);
         let mut train_step = || {
+            profile::mark();
             let loss = model.forward(&x).cross_entropy(&labels, 0.0);
             let grads = loss.backward();
             drop(loss);
+            let update = Instant::now();
             opt.step(&mut model, &grads);
+            if profile::enabled() {
+                profile::add("sgd update", Phase::Update, update.elapsed());
+            }
         };
         (0..warmup).for_each(|_| train_step());
+        profile::enable(profile);
         let start = Instant::now();
         (0..steps).for_each(|_| train_step());
-        let train = (steps * batch) as f64 / start.elapsed().as_secs_f64();
+        let train_time = start.elapsed();
+        let rows = profile.then(|| profile_rows(steps));
+        profile::enable(false);
+        let train = (steps * batch) as f64 / train_time.as_secs_f64();
 
         model.set_training(false);
         no_grad(|| {
@@ -71,8 +96,19 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
                 train_images_per_sec: train,
                 infer_images_per_sec: infer,
                 peak_rss_mb: peak_rss_mb(),
+                profile: rows,
             }
         })
     })
 }
 // ANCHOR_END: bench
+
+/// The profile of `steps` training steps, per step, slowest op first.
+fn profile_rows(steps: usize) -> Vec<ProfileRow> {
+    let rows = profile::entries().into_iter().map(|e| ProfileRow {
+        op: e.op.to_string(),
+        phase: format!("{:?}", e.phase).to_lowercase(),
+        ms_per_step: e.time.as_secs_f64() * 1e3 / steps as f64,
+    });
+    rows.collect()
+}

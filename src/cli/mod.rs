@@ -191,6 +191,9 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also time every op of the training steps (forward, backward, update) and print the table.
+        #[arg(long)]
+        profile: bool,
     },
 }
 
@@ -247,8 +250,8 @@ pub fn run() -> Result<i32> {
                 rise: cnnlab::explain::RiseOptions { masks: rise_masks as usize, ..Default::default() },
             })
         }
-        Command::Bench { model, batch, steps, json } => {
-            commands::bench(model, batch as usize, steps as usize, threads, json)
+        Command::Bench { model, batch, steps, json, profile } => {
+            commands::bench(model, batch as usize, steps as usize, threads, json, profile)
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::tensor::{Element, Tensor};
 use rayon::prelude::*;
+use std::hint::select_unpredictable;
 
 /// Window size, stride and zero padding of a pooling layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,34 +70,32 @@ impl Windows {
             }
         }
     }
-}
 
-impl Windows {
-    /// Max of every window of one plane, and the index of its first winner.
-    /// Row by row: each output row starts at its window's first tap and is
-    /// compared, tap by tap, against the others (a strict `>` keeps the first
-    /// maximum). Each tap is one pass over a contiguous output row.
+    /// Max of every window of one plane, and the index of its first winner
+    /// (row-major order inside the window; a strict `>` keeps the first).
+    /// The running maximum lives in registers: one load per tap, one store
+    /// per output.
     fn max_plane<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
         let (k, s, p) = (self.cfg.kernel, self.cfg.stride, self.cfg.padding);
+        // Input rows (or columns) under window o: [o·s − p, o·s − p + k) clipped to [0, size).
+        let span =
+            |o: usize, k: usize, s: usize, p: usize, size: usize| (o * s).saturating_sub(p)..(o * s + k - p).min(size);
         for (oy, (y_row, w_row)) in y.chunks_exact_mut(self.ow).zip(winners.chunks_exact_mut(self.ow)).enumerate() {
-            w_row.fill(u32::MAX);
-            for ky in 0..k.0 {
-                let iy = (oy * s.0 + ky) as isize - p.0 as isize;
-                if iy < 0 || iy >= self.h as isize {
-                    continue;
-                }
-                let line = iy as usize * self.w;
-                for kx in 0..k.1 {
-                    // Output columns whose tap kx lands inside the row: p ≤ ox·s + kx < w + p.
-                    let first = p.1.saturating_sub(kx).div_ceil(s.1);
-                    let end = if self.w + p.1 > kx { ((self.w + p.1 - kx - 1) / s.1 + 1).min(self.ow) } else { 0 };
-                    for ox in first..end {
-                        let i = line + ox * s.1 + kx - p.1;
-                        if w_row[ox] == u32::MAX || x[i] > y_row[ox] {
-                            (y_row[ox], w_row[ox]) = (x[i], i as u32);
-                        }
+            let rows = span(oy, k.0, s.0, p.0, self.h);
+            for (ox, (yv, wv)) in y_row.iter_mut().zip(w_row.iter_mut()).enumerate() {
+                let cols = span(ox, k.1, s.1, p.1, self.w);
+                let first = rows.start * self.w + cols.start;
+                let (mut best, mut arg) = (x[first], first);
+                for iy in rows.clone() {
+                    for i in iy * self.w + cols.start..iy * self.w + cols.end {
+                        // Which tap wins is a coin toss on real data: a branch would be
+                        // mispredicted half the time, so ask for conditional moves.
+                        let wins = x[i] > best;
+                        best = select_unpredictable(wins, x[i], best);
+                        arg = select_unpredictable(wins, i, arg);
                     }
                 }
+                (*yv, *wv) = (best, arg as u32);
             }
         }
     }

@@ -14,7 +14,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
-static TOTALS: Mutex<Option<HashMap<(&'static str, Phase), (Duration, usize)>>> = Mutex::new(None);
+/// (op, phase) → (total time, calls).
+type Totals = HashMap<(&'static str, Phase), (Duration, usize)>;
+
+static TOTALS: Mutex<Option<Totals>> = Mutex::new(None);
 
 thread_local! {
     static LAST_OP_END: Cell<Option<Instant>> = const { Cell::new(None) };

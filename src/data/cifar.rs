@@ -70,7 +70,7 @@ fn batch_dir(dir: &Path) -> Option<PathBuf> {
 // ANCHOR: parse
 /// Parses one batch file's bytes into a dataset; `name` is used in errors.
 pub fn parse_batch(name: &Path, bytes: &[u8]) -> Result<Dataset> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(Error::file(
             name,
             format!(

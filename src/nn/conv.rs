@@ -23,7 +23,7 @@ impl Conv2d {
     /// A `k×k` convolution from `c_in` to `c_out` channels, with or without bias.
     pub fn new(c_in: usize, c_out: usize, k: usize, cfg: Conv2dConfig, bias: bool, rng: &mut impl Rng) -> Self {
         assert!(
-            cfg.groups > 0 && c_in % cfg.groups == 0,
+            cfg.groups > 0 && c_in.is_multiple_of(cfg.groups),
             "Conv2d: {c_in} channels do not split into {} groups",
             cfg.groups
         );

@@ -87,11 +87,12 @@ impl Windows {
                 let first = rows.start * self.w + cols.start;
                 let (mut best, mut arg) = (x[first], first);
                 for iy in rows.clone() {
-                    for i in iy * self.w + cols.start..iy * self.w + cols.end {
+                    let start = iy * self.w + cols.start;
+                    for (i, &v) in (start..).zip(&x[start..iy * self.w + cols.end]) {
                         // Which tap wins is a coin toss on real data: a branch would be
                         // mispredicted half the time, so ask for conditional moves.
-                        let wins = x[i] > best;
-                        best = select_unpredictable(wins, x[i], best);
+                        let wins = v > best;
+                        best = select_unpredictable(wins, v, best);
                         arg = select_unpredictable(wins, i, arg);
                     }
                 }

@@ -59,30 +59,28 @@ fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<
     out
 }
 
-/// Σ term(a[i], b[i]) over a plane, in f64, with eight running partial sums
-/// (lane j adds the terms i ≡ j mod 8, then the lanes are added in order).
-/// One running sum would make every addition wait for the previous one; eight
-/// independent ones let the compiler use vector registers, and because the
-/// order is fixed the result is the same on every run and thread count.
-fn lane_sum<E: Element>(a: &[E], b: &[E], term: impl Fn(f64, f64) -> f64) -> f64 {
+/// The two sums Σ term(a[i], b[i]) over a plane, in f64, with eight running
+/// partial sums each (lane j adds the terms i ≡ j mod 8, then the lanes are
+/// added in order). One running sum would make every addition wait for the
+/// previous one; eight independent ones let the compiler use vector
+/// registers, and because the order is fixed the result is the same on every
+/// run and thread count.
+fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(f64, f64) -> (f64, f64)) -> (f64, f64) {
     const LANES: usize = 8;
-    let mut lanes = [0.0f64; LANES];
+    let (mut first, mut second) = ([0.0f64; LANES], [0.0f64; LANES]);
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
     for (ca, cb) in a_chunks.zip(b_chunks) {
         for j in 0..LANES {
-            lanes[j] += term(ca[j].to_f64(), cb[j].to_f64());
+            let (t1, t2) = term(ca[j].to_f64(), cb[j].to_f64());
+            (first[j], second[j]) = (first[j] + t1, second[j] + t2);
         }
     }
     for (j, (&va, &vb)) in a_rest.iter().zip(b_rest).enumerate() {
-        lanes[j] += term(va.to_f64(), vb.to_f64());
+        let (t1, t2) = term(va.to_f64(), vb.to_f64());
+        (first[j], second[j]) = (first[j] + t1, second[j] + t2);
     }
-    lanes.iter().sum()
-}
-
-/// Σ x over a plane, in f64.
-fn sum<E: Element>(x: &[E]) -> f64 {
-    lane_sum(x, x, |v, _| v)
+    (first.iter().sum(), second.iter().sum())
 }
 
 /// ∂L/∂γ = Σ ∂L/∂y·x̂ and ∂L/∂β = Σ ∂L/∂y per channel, from the sums (Σ ∂L/∂y, Σ ∂L/∂y·x̂).
@@ -111,10 +109,10 @@ impl<E: Element> Tensor<E> {
         check_params("batch_norm", c, gamma, beta);
         let m = (n * l) as f64;
         let x = self.data.clone();
-        let sums = channel_sums(dims, |_, plane| (sum(&x[plane]), 0.0));
+        let sums = channel_sums(dims, |_, plane| lane_sums(&x[plane.clone()], &x[plane], |v, _| (v, 0.0)));
         let mean: Vec<f64> = sums.iter().map(|s| s.0 / m).collect();
         let sq = channel_sums(dims, |ch, plane| {
-            (lane_sum(&x[plane.clone()], &x[plane], |v, _| (v - mean[ch]).powi(2)), 0.0)
+            lane_sums(&x[plane.clone()], &x[plane], |v, _| ((v - mean[ch]).powi(2), 0.0))
         });
         let var: Vec<f64> = sq.iter().map(|s| s.0 / m).collect();
         let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
@@ -133,8 +131,7 @@ impl<E: Element> Tensor<E> {
             let dy = dy.data.clone();
             // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂ = (1/√(σ²+ε)) · Σ ∂L/∂y · (x − μ)
             let sums = channel_sums(dims, |ch, plane| {
-                let centred_dot_dy = lane_sum(&x[plane.clone()], &dy[plane.clone()], |v, d| (v - mean[ch]) * d);
-                (sum(&dy[plane]), centred_dot_dy)
+                lane_sums(&x[plane.clone()], &dy[plane], |v, d| (d, (v - mean[ch]) * d))
             });
             let sums: Vec<(f64, f64)> = sums.iter().zip(&inv_std).map(|(s, is)| (s.0, s.1 * is)).collect();
             // ∂L/∂x = k·∂L/∂y − k·(∂L/∂β)/m − k·(∂L/∂γ)/(m·√(σ²+ε)) · (x − μ), k = γ/√(σ²+ε)
@@ -190,9 +187,7 @@ impl<E: Element> Tensor<E> {
         Tensor::from_op("batch_norm_eval", y, &self.shape, &[self, gamma, beta], move |dy| {
             let dy = dy.data.clone();
             let sums = channel_sums(dims, |ch, plane| {
-                let normalised_dot_dy =
-                    lane_sum(&x[plane.clone()], &dy[plane.clone()], |v, d| (v - mean[ch]) * inv_std[ch] * d);
-                (sum(&dy[plane]), normalised_dot_dy)
+                lane_sums(&x[plane.clone()], &dy[plane], |v, d| (d, (v - mean[ch]) * inv_std[ch] * d))
             });
             // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
             let dx = fill_planes(dims, |ch, plane, out| {

@@ -13,6 +13,7 @@
 //! allocations are few and large (one per tensor or per work chunk), so one
 //! shared arena costs no measurable lock contention and keeps the memory.
 
+// ANCHOR: tune
 /// Tunes the allocator for tensor workloads (glibc on Linux; a no-op elsewhere).
 /// Call once at program start, before threads are spawned.
 pub fn tune_allocator() {
@@ -24,3 +25,4 @@ pub fn tune_allocator() {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
+// ANCHOR_END: tune

@@ -59,6 +59,7 @@ fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<
     out
 }
 
+// ANCHOR: lane_sums
 /// The two sums Σ term(a[i], b[i]) over a plane, in f64, with eight running
 /// partial sums each (lane j adds the terms i ≡ j mod 8, then the lanes are
 /// added in order). One running sum would make every addition wait for the
@@ -82,6 +83,7 @@ fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(f64, f64) -> (f64, f64)
     }
     (first.iter().sum(), second.iter().sum())
 }
+// ANCHOR_END: lane_sums
 
 /// ∂L/∂γ = Σ ∂L/∂y·x̂ and ∂L/∂β = Σ ∂L/∂y per channel, from the sums (Σ ∂L/∂y, Σ ∂L/∂y·x̂).
 fn gamma_beta_grads<E: Element>(sums: &[(f64, f64)]) -> [Option<Tensor<E>>; 2] {

@@ -71,6 +71,7 @@ impl Windows {
         }
     }
 
+    // ANCHOR: max_plane
     /// Max of every window of one plane, and the index of its first winner
     /// (row-major order inside the window; a strict `>` keeps the first).
     /// The running maximum lives in registers: one load per tap, one store
@@ -100,6 +101,7 @@ impl Windows {
             }
         }
     }
+    // ANCHOR_END: max_plane
 }
 
 impl<E: Element> Tensor<E> {

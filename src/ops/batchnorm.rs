@@ -54,7 +54,7 @@ fn channel_sums(dims: (usize, usize, usize), f: impl Fn(usize, Range<usize>) -> 
 /// A new `(N, C, L)` buffer whose planes are written by `f(channel, plane, out)`, in parallel.
 fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<usize>, &mut [E]) + Sync) -> Vec<E> {
     let (n, c, l) = dims;
-    let mut out = vec![E::ZERO; n * c * l];
+    let mut out = super::zeros(n * c * l);
     out.par_chunks_mut(l.max(1)).enumerate().for_each(|(plane, chunk)| f(plane % c, plane * l..(plane + 1) * l, chunk));
     out
 }

@@ -244,7 +244,7 @@ impl<E: Element> Tensor<E> {
         if let Some(b) = bias {
             assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
         }
-        let mut y = vec![E::ZERO; g.n * g.out_image()];
+        let mut y = super::zeros(g.n * g.out_image());
         let cols_len = g.col_rows() * g.out_pixels();
         y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
             || vec![E::ZERO; cols_len],
@@ -299,7 +299,7 @@ fn conv2d_backward<E: Element>(
         }
         dweight
     };
-    let mut dx = need_dx.then(|| vec![E::ZERO; g.n * in_img]);
+    let mut dx = need_dx.then(|| super::zeros(g.n * in_img));
     let partials: Vec<Vec<E>> = match dx.as_mut() {
         Some(dx) => dx
             .par_chunks_mut(WEIGHT_GRAD_CHUNK * in_img)

@@ -34,6 +34,18 @@ use rayon::prelude::*;
 /// Below this many elements an element-wise loop runs on one thread.
 const PARALLEL_MIN: usize = 1 << 15;
 
+/// A buffer of `len` zeros. Large ones are zeroed by all threads at once
+/// (`vec![0; len]` zeroes a recycled block on the calling thread alone while
+/// the other cores wait).
+pub(crate) fn zeros<E: Element>(len: usize) -> Vec<E> {
+    if len < PARALLEL_MIN {
+        return vec![E::ZERO; len];
+    }
+    let mut buffer = Vec::with_capacity(len);
+    buffer.par_extend(rayon::iter::repeat_n(E::ZERO, len).with_min_len(PARALLEL_MIN / 4));
+    buffer
+}
+
 /// `f` applied to every element, in parallel for large inputs.
 pub(crate) fn map<E: Element>(x: &[E], f: impl Fn(E) -> E + Sync + Send) -> Vec<E> {
     if x.len() < PARALLEL_MIN {

@@ -111,7 +111,7 @@ impl<E: Element> Tensor<E> {
     pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Tensor<E> {
         let win = Windows::new("max_pool2d", &self.shape, cfg);
         let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
-        let mut y = vec![E::ZERO; self.numel() / plane_in * plane_out];
+        let mut y = super::zeros(self.numel() / plane_in * plane_out);
         let mut winners = vec![0u32; y.len()];
         y.par_chunks_mut(plane_out)
             .zip(winners.par_chunks_mut(plane_out))
@@ -120,7 +120,7 @@ impl<E: Element> Tensor<E> {
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {
-            let mut dx = vec![E::ZERO; input_shape.iter().product()];
+            let mut dx = super::zeros(input_shape.iter().product());
             dx.par_chunks_mut(plane_in).zip(g.data.par_chunks(plane_out).zip(winners.par_chunks(plane_out))).for_each(
                 |(dx_plane, (g_plane, win_plane))| {
                     for (&gv, &w) in g_plane.iter().zip(win_plane) {
@@ -139,7 +139,7 @@ impl<E: Element> Tensor<E> {
         let win = Windows::new("avg_pool2d", &self.shape, cfg);
         let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
         let scale = E::ONE / E::from_f64((cfg.kernel.0 * cfg.kernel.1) as f64);
-        let mut y = vec![E::ZERO; self.numel() / plane_in * plane_out];
+        let mut y = super::zeros(self.numel() / plane_in * plane_out);
         y.par_chunks_mut(plane_out).zip(self.data.par_chunks(plane_in)).for_each(|(y_plane, x_plane)| {
             for (o, yv) in y_plane.iter_mut().enumerate() {
                 let mut sum = E::ZERO;
@@ -150,7 +150,7 @@ impl<E: Element> Tensor<E> {
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("avg_pool2d", y, &shape, &[self], move |g| {
-            let mut dx = vec![E::ZERO; input_shape.iter().product()];
+            let mut dx = super::zeros(input_shape.iter().product());
             dx.par_chunks_mut(plane_in).zip(g.data.par_chunks(plane_out)).for_each(|(dx_plane, g_plane)| {
                 for (o, &gv) in g_plane.iter().enumerate() {
                     win.visit(o / win.ow, o % win.ow, |i| dx_plane[i] += gv * scale);

@@ -81,7 +81,7 @@ impl<E: Element> Tensor<E> {
         let shape = if keepdim { kept } else { dropped_shape(&self.shape, &axes) };
         let input_shape = self.shape.clone();
         Tensor::from_op("max", values, &shape, &[self], move |g| {
-            let mut dx = vec![E::ZERO; numel(&input_shape)];
+            let mut dx = super::zeros(numel(&input_shape));
             for (&winner, &gv) in winners.iter().zip(g.data.iter()) {
                 dx[winner] += gv;
             }

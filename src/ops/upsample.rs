@@ -72,7 +72,7 @@ impl<E: Element> Tensor<E> {
             ]
             .map(|(iy, ix, wt)| (iy * w + ix, E::from_f64(wt)))
         };
-        let mut y = vec![E::ZERO; n * c * oh * ow];
+        let mut y = super::zeros(n * c * oh * ow);
         y.par_chunks_mut(oh * ow).zip(self.data.par_chunks(h * w)).for_each(|(y_plane, x_plane)| {
             for (o, yv) in y_plane.iter_mut().enumerate() {
                 *yv = corners(o / ow, o % ow).iter().map(|&(i, wt)| wt * x_plane[i]).sum();
@@ -80,7 +80,7 @@ impl<E: Element> Tensor<E> {
         });
         let input_shape = self.shape.clone();
         Tensor::from_op(op, y, &[n, c, oh, ow], &[self], move |g| {
-            let mut dx = vec![E::ZERO; n * c * h * w];
+            let mut dx = super::zeros(n * c * h * w);
             dx.par_chunks_mut(h * w).zip(g.data.par_chunks(oh * ow)).for_each(|(dx_plane, g_plane)| {
                 for (o, &gv) in g_plane.iter().enumerate() {
                     for (i, wt) in corners(o / ow, o % ow) {

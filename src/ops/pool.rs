@@ -7,6 +7,7 @@
 use crate::tensor::{Element, Tensor};
 use rayon::prelude::*;
 use std::hint::select_unpredictable;
+use std::ops::Range;
 
 /// Window size, stride and zero padding of a pooling layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,15 +60,20 @@ impl Windows {
         Windows { h, w, oh, ow, cfg }
     }
 
+    /// Input rows and columns under window (oy, ox): [o·s − p, o·s − p + k)
+    /// clipped to the map (padding ≤ k/2 leaves at least one of each).
+    fn span(&self, oy: usize, ox: usize) -> (Range<usize>, Range<usize>) {
+        let (k, s, p) = (self.cfg.kernel, self.cfg.stride, self.cfg.padding);
+        let rows = (oy * s.0).saturating_sub(p.0)..(oy * s.0 + k.0 - p.0).min(self.h);
+        let cols = (ox * s.1).saturating_sub(p.1)..(ox * s.1 + k.1 - p.1).min(self.w);
+        (rows, cols)
+    }
+
     /// Calls `f(input_index)` for every in-bounds input pixel of window (oy, ox).
     fn visit(&self, oy: usize, ox: usize, mut f: impl FnMut(usize)) {
-        let (k, s, p) = (self.cfg.kernel, self.cfg.stride, self.cfg.padding);
-        let y0 = (oy * s.0) as isize - p.0 as isize;
-        let x0 = (ox * s.1) as isize - p.1 as isize;
-        for iy in y0.max(0)..(y0 + k.0 as isize).min(self.h as isize) {
-            for ix in x0.max(0)..(x0 + k.1 as isize).min(self.w as isize) {
-                f(iy as usize * self.w + ix as usize);
-            }
+        let (rows, cols) = self.span(oy, ox);
+        for iy in rows {
+            cols.clone().for_each(|ix| f(iy * self.w + ix));
         }
     }
 
@@ -77,14 +83,9 @@ impl Windows {
     /// The running maximum lives in registers: one load per tap, one store
     /// per output.
     fn max_plane<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
-        let (k, s, p) = (self.cfg.kernel, self.cfg.stride, self.cfg.padding);
-        // Input rows (or columns) under window o: [o·s − p, o·s − p + k) clipped to [0, size).
-        let span =
-            |o: usize, k: usize, s: usize, p: usize, size: usize| (o * s).saturating_sub(p)..(o * s + k - p).min(size);
         for (oy, (y_row, w_row)) in y.chunks_exact_mut(self.ow).zip(winners.chunks_exact_mut(self.ow)).enumerate() {
-            let rows = span(oy, k.0, s.0, p.0, self.h);
             for (ox, (yv, wv)) in y_row.iter_mut().zip(w_row.iter_mut()).enumerate() {
-                let cols = span(ox, k.1, s.1, p.1, self.w);
+                let (rows, cols) = self.span(oy, ox);
                 let first = rows.start * self.w + cols.start;
                 let (mut best, mut arg) = (x[first], first);
                 for iy in rows.clone() {

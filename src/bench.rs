@@ -29,6 +29,9 @@ pub struct BenchResult {
     /// Per-op time of a training step, when asked for (`cnnlab bench --profile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Vec<ProfileRow>>,
+    /// Per-op time of an inference batch (phase `inference`), with `--profile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infer_profile: Option<Vec<ProfileRow>>,
 }
 
 /// One op's share of a training step.
@@ -36,7 +39,7 @@ pub struct BenchResult {
 pub struct ProfileRow {
     /// Op name (`conv2d`, `batch_norm`, …; `sgd update` for the optimizer).
     pub op: String,
-    /// `forward`, `backward` or `update`.
+    /// `forward`, `backward`, `update` or `inference`.
     pub phase: String,
     /// Milliseconds per training step.
     pub ms_per_step: f64,
@@ -85,9 +88,15 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
         model.set_training(false);
         no_grad(|| {
             (0..warmup).for_each(|_| drop(model.forward(&x)));
+            profile::enable(profile);
             let start = Instant::now();
-            (0..steps).for_each(|_| drop(model.forward(&x)));
+            (0..steps).for_each(|_| {
+                profile::mark();
+                drop(model.forward(&x))
+            });
             let infer = (steps * batch) as f64 / start.elapsed().as_secs_f64();
+            let infer_rows = profile.then(|| profile_rows(steps));
+            profile::enable(false);
             BenchResult {
                 model: arch.name().into(),
                 batch,
@@ -97,13 +106,14 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
                 infer_images_per_sec: infer,
                 peak_rss_mb: peak_rss_mb(),
                 profile: rows,
+                infer_profile: infer_rows,
             }
         })
     })
 }
 // ANCHOR_END: bench
 
-/// The profile of `steps` training steps, per step, slowest op first.
+/// The profile of `steps` training steps (or inference batches), per step, slowest op first.
 fn profile_rows(steps: usize) -> Vec<ProfileRow> {
     let rows = profile::entries().into_iter().map(|e| ProfileRow {
         op: e.op.to_string(),

@@ -1,4 +1,4 @@
-//! Where the time goes, per op: wall time of every op's forward and backward pass, on demand.
+//! Where the time goes, per op: wall time of every op's forward, backward and inference pass, on demand.
 //!
 //! Switched off by default (one relaxed atomic load per op). When on, each
 //! op's forward time is the time since the previous op finished on this
@@ -33,6 +33,8 @@ pub enum Phase {
     Backward,
     /// The optimizer's parameter update.
     Update,
+    /// An op's output computed without a graph (inside `no_grad`), as in inference.
+    Inference,
 }
 
 /// Total time and number of calls of one op in one phase.
@@ -81,14 +83,16 @@ pub(crate) fn in_backward<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Charges `op`'s forward pass with the time since the previous op ended.
+/// Charges `op`'s forward pass (or, without a graph, its inference pass)
+/// with the time since the previous op ended.
 pub(crate) fn forward_done(op: &'static str) {
     if !enabled() || IN_BACKWARD.with(|b| b.get()) {
         return;
     }
     let now = Instant::now();
     if let Some(start) = LAST_OP_END.with(|t| t.replace(Some(now))) {
-        add(op, Phase::Forward, now - start);
+        let phase = if crate::autograd::is_grad_enabled() { Phase::Forward } else { Phase::Inference };
+        add(op, phase, now - start);
     }
 }
 

@@ -164,9 +164,9 @@ pub fn download(dataset: &str, dir: Option<std::path::PathBuf>, url: &str) -> Re
     Ok(0)
 }
 
-/// `cnnlab bench`.
-/// The per-op profile as a table: op, phase, ms per step, share of the step.
-fn profile_table(rows: &[cnnlab::bench::ProfileRow], step_ms: f64) -> String {
+/// The per-op profile as a table: op, phase, ms per step, share of the step
+/// (`what` names the step: a training step or an inference batch).
+fn profile_table(rows: &[cnnlab::bench::ProfileRow], step_ms: f64, what: &str) -> String {
     let mut out = format!("\n{:<22} {:<9} {:>9} {:>7}\n", "op", "phase", "ms/step", "share");
     let line =
         |op: &str, phase: &str, ms: f64| format!("{op:<22} {phase:<9} {ms:>9.2} {:>6.1}%\n", 100.0 * ms / step_ms);
@@ -175,9 +175,10 @@ fn profile_table(rows: &[cnnlab::bench::ProfileRow], step_ms: f64) -> String {
     }
     let rest = step_ms - rows.iter().map(|r| r.ms_per_step).sum::<f64>();
     out += &line("(graph, glue)", "", rest);
-    out + &line("training step", "", step_ms)
+    out + &line(what, "", step_ms)
 }
 
+/// `cnnlab bench`.
 pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool, profile: bool) -> Result<i32> {
     let r = cnnlab::bench::run(model, batch, steps, 2, threads, profile);
     if json {
@@ -188,7 +189,10 @@ pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool
             r.model, r.batch, r.threads, r.train_images_per_sec, r.infer_images_per_sec, r.peak_rss_mb
         );
         if let Some(rows) = &r.profile {
-            print!("{}", profile_table(rows, 1000.0 * r.batch as f64 / r.train_images_per_sec));
+            print!("{}", profile_table(rows, 1000.0 * r.batch as f64 / r.train_images_per_sec, "training step"));
+        }
+        if let Some(rows) = &r.infer_profile {
+            print!("{}", profile_table(rows, 1000.0 * r.batch as f64 / r.infer_images_per_sec, "inference batch"));
         }
     }
     Ok(0)

@@ -1,6 +1,6 @@
 //! ResNet-20 for CIFAR (He et al. 2016, §4.2): residual blocks y = ReLU(F(x) + shortcut(x)).
 
-use crate::nn::{child_name, BatchNorm, Conv2d, Hook, Linear, Module, Sequential, StateKind};
+use crate::nn::{child_name, conv_bn_relu, BatchNorm, Conv2d, Hook, Linear, Module, Sequential, StateKind};
 use crate::{Conv2dConfig, Pool2dConfig, Tensor};
 use rand::Rng;
 use std::any::Any;
@@ -51,8 +51,8 @@ impl BasicBlock {
 impl Module for BasicBlock {
     // ANCHOR: block
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        let residual = self.bn1.forward(&self.conv1.forward(x)).relu();
-        let residual = self.bn2.forward(&self.conv2.forward(&residual));
+        let residual = conv_bn_relu(&mut self.conv1, &mut self.bn1, x, true);
+        let residual = conv_bn_relu(&mut self.conv2, &mut self.bn2, &residual, false);
         residual.add(&self.shortcut(x)).relu()
     }
     // ANCHOR_END: block
@@ -125,7 +125,7 @@ impl Module for ResNet {
     }
 
     fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
-        let stem = self.bn1.forward(&self.conv1.forward(x)).relu();
+        let stem = conv_bn_relu(&mut self.conv1, &mut self.bn1, x, true);
         let mut h = hook(&child_name(name, "stem"), stem);
         for (stage, stage_name) in self.layers.iter_mut().zip(STAGES) {
             h = stage.forward_inspect(&h, &child_name(name, stage_name), hook);

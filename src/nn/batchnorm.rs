@@ -62,6 +62,18 @@ impl BatchNorm {
         self.training
     }
 
+    /// This layer in evaluation mode as a convolution's epilogue (μ, k =
+    /// γ/√(σ²+ε), β per channel), with or without a ReLU after it; `None` in
+    /// training mode or for BatchNorm1d.
+    pub fn eval_epilogue(&self, relu: bool) -> Option<crate::ops::conv::ChannelEpilogue<f32>> {
+        if self.training || self.rank != 4 {
+            return None;
+        }
+        let (mean, var) = (to_f64(&self.running_mean), to_f64(&self.running_var));
+        let (mean, scale) = crate::ops::batchnorm::eval_affine(self.gamma.data(), &mean, &var, self.eps);
+        Some(crate::ops::conv::ChannelEpilogue { mean, scale, shift: self.beta.data().to_vec(), relu })
+    }
+
     // ANCHOR: running_update
     /// running ← (1 − momentum)·running + momentum·batch, variance unbiased.
     fn update_running(&mut self, stats: &crate::ops::batchnorm::BatchStats) {

@@ -1,6 +1,6 @@
 //! A 2-D convolution layer (weights OIHW, optional bias).
 
-use super::{init, Module, StateKind};
+use super::{init, BatchNorm, Module, StateKind};
 use crate::{Conv2dConfig, Tensor};
 use rand::Rng;
 use std::any::Any;
@@ -36,6 +36,26 @@ impl Conv2d {
         }
     }
 }
+
+// ANCHOR: conv_bn_relu
+/// Conv2d → BatchNorm2d [→ ReLU]. During inference (no graph, batch norm in
+/// evaluation mode) the three run as one pass over the output
+/// ([`Tensor::conv2d_fused_eval`]); otherwise one after another. The same
+/// bits either way.
+pub fn conv_bn_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, relu: bool) -> Tensor {
+    if !crate::is_grad_enabled() {
+        if let Some(epilogue) = bn.eval_epilogue(relu) {
+            return x.conv2d_fused_eval(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue);
+        }
+    }
+    let y = bn.forward(&conv.forward(x));
+    if relu {
+        y.relu()
+    } else {
+        y
+    }
+}
+// ANCHOR_END: conv_bn_relu
 
 impl Module for Conv2d {
     fn forward(&mut self, x: &Tensor) -> Tensor {

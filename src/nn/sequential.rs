@@ -1,6 +1,6 @@
 //! A chain of modules, named `0`, `1`, … as in PyTorch's `nn.Sequential`.
 
-use super::{child_name, Hook, Module, StateKind};
+use super::{child_name, conv_bn_relu, BatchNorm, Conv2d, Hook, Module, ReLU, StateKind};
 use crate::Tensor;
 use std::any::Any;
 
@@ -68,9 +68,38 @@ impl Sequential {
     }
 }
 
+// ANCHOR: fused
+/// Inference on `layers[0..]` when they start with Conv2d → BatchNorm2d
+/// (evaluation mode) [→ ReLU]: the layers run as one fused pass
+/// ([`conv_bn_relu`]). Returns the output and how many layers it covered.
+fn fused_conv_bn_relu(layers: &mut [Box<dyn Module>], x: &Tensor) -> Option<(Tensor, usize)> {
+    let [conv, bn, rest @ ..] = layers else { return None };
+    let conv = conv.as_any_mut().downcast_mut::<Conv2d>()?;
+    let bn = bn.as_any_mut().downcast_mut::<BatchNorm>()?;
+    if bn.is_training() || crate::is_grad_enabled() || x.rank() != 4 {
+        return None;
+    }
+    let relu = rest.first_mut().is_some_and(|l| l.as_any_mut().is::<ReLU>());
+    Some((conv_bn_relu(conv, bn, x, relu), if relu { 3 } else { 2 }))
+}
+// ANCHOR_END: fused
+
 impl Module for Sequential {
+    /// Runs the layers in order. Without a graph (inference), a convolution
+    /// followed by batch norm and ReLU runs as one fused pass.
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        self.forward_with(x, &mut |_, _| {})
+        if crate::is_grad_enabled() {
+            return self.forward_with(x, &mut |_, _| {});
+        }
+        let (mut h, mut i) = (x.clone(), 0);
+        while i < self.layers.len() {
+            if let Some((y, covered)) = fused_conv_bn_relu(&mut self.layers[i..], &h) {
+                (h, i) = (y, i + covered);
+            } else {
+                (h, i) = (self.layers[i].forward(&h), i + 1);
+            }
+        }
+        h
     }
 
     fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {

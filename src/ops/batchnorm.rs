@@ -59,6 +59,19 @@ fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<
     out
 }
 
+/// Evaluation-mode batch norm as μ and k = γ/√(σ² + ε) per channel, so
+/// that y = (x − μ)·k + β. One helper for the op and for the fused
+/// inference pass of a convolution, so the two give the same bits.
+pub(crate) fn eval_affine<E: Element>(
+    gamma: &[E],
+    running_mean: &[f64],
+    running_var: &[f64],
+    eps: f64,
+) -> (Vec<E>, Vec<E>) {
+    let affine = gamma.iter().zip(running_mean.iter().zip(running_var));
+    affine.map(|(&g, (&m, &v))| (E::from_f64(m), E::from_f64(g.to_f64() * (1.0 / (v + eps).sqrt())))).unzip()
+}
+
 // ANCHOR: lane_sums
 /// The two sums Σ term(a[i], b[i]) over a plane, in f64, with eight running
 /// partial sums each (lane j adds the terms i ≡ j mod 8, then the lanes are
@@ -177,9 +190,8 @@ impl<E: Element> Tensor<E> {
         );
         let inv_std: Vec<f64> = running_var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
         let mean = running_mean.to_vec();
-        let (x, g, b) = (self.data.clone(), gamma.data.clone(), beta.data.clone());
-        let (mu, k): (Vec<E>, Vec<E>) =
-            (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
+        let (x, b) = (self.data.clone(), beta.data.clone());
+        let (mu, k) = eval_affine(&gamma.data, running_mean, running_var, eps);
         let y = fill_planes(dims, |ch, plane, out| {
             for (y, &x) in out.iter_mut().zip(&x[plane]) {
                 *y = (x - mu[ch]) * k[ch] + b[ch];

@@ -12,9 +12,11 @@
 //! per fixed chunk of images and the chunks are added in order, so the result
 //! is bit-for-bit the same on any number of threads.
 
+use super::conv_packed;
 use super::matmul::{gemm, MatRef};
 use crate::tensor::{Element, Tensor};
 use rayon::prelude::*;
+use std::any::TypeId;
 
 /// Images per partial weight gradient; fixed so results do not depend on the thread count.
 const WEIGHT_GRAD_CHUNK: usize = 8;
@@ -80,7 +82,7 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    fn new(x: &[usize], weight: &[usize], cfg: Conv2dConfig) -> Self {
+    pub(crate) fn new(x: &[usize], weight: &[usize], cfg: Conv2dConfig) -> Self {
         let (n, c_in, h, w) = match *x {
             [n, c, h, w] => (n, c, h, w),
             _ => panic!("conv2d: input must be NCHW, got shape {x:?}"),
@@ -103,10 +105,11 @@ impl Geometry {
     }
 
     /// Rows of the im2col matrix of one group: (C/groups)·kh·kw.
-    fn col_rows(&self) -> usize {
+    pub(crate) fn col_rows(&self) -> usize {
         self.c_in / self.cfg.groups * self.kh * self.kw
     }
-    fn out_pixels(&self) -> usize {
+    /// Output pixels per channel: oh·ow.
+    pub(crate) fn out_pixels(&self) -> usize {
         self.oh * self.ow
     }
     fn in_image(&self) -> usize {
@@ -120,7 +123,7 @@ impl Geometry {
 // ANCHOR: im2col
 /// The output columns `ox` whose input column `ox·stride + offset` lies
 /// inside `0..width`: a contiguous range, so the padding needs no per-pixel test.
-fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -> std::ops::Range<usize> {
+pub(crate) fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -> std::ops::Range<usize> {
     let first = if offset < 0 { (-offset as usize).div_ceil(stride) } else { 0 };
     let last = if (width as isize) > offset { ((width as isize - 1 - offset) as usize) / stride + 1 } else { 0 };
     first.min(out_width)..last.min(out_width).max(first.min(out_width))
@@ -128,31 +131,37 @@ fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -
 
 /// Unfolds the receptive fields of one group of one image into `cols`
 /// (rows: channel, kernel row, kernel column; columns: output pixels).
-/// Taps that fall into the padding read 0; with stride 1 each row of taps is
-/// one slice copy.
 fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
-    let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
     for (row, col_row) in cols.chunks_exact_mut(g.out_pixels()).enumerate() {
-        let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
-        let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
-        let offset = (kj * d.1) as isize - p.1 as isize;
-        let valid = valid_columns(g.ow, g.w, s.1, offset);
-        for (oy, out_row) in col_row.chunks_exact_mut(g.ow).enumerate() {
-            let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
-            if iy < 0 || iy >= g.h as isize || valid.is_empty() {
-                out_row.fill(E::ZERO);
-                continue;
-            }
-            let line = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-            out_row[..valid.start].fill(E::ZERO);
-            out_row[valid.end..].fill(E::ZERO);
-            let first = (valid.start as isize * s.1 as isize + offset) as usize;
-            if s.1 == 1 {
-                out_row[valid.clone()].copy_from_slice(&line[first..first + valid.len()]);
-            } else {
-                for (v, &x) in out_row[valid.clone()].iter_mut().zip(line[first..].iter().step_by(s.1)) {
-                    *v = x;
-                }
+        im2col_row(image, g, row, col_row);
+    }
+}
+
+/// Row `row` = (channel c, kernel row ki, kernel column kj) of the im2col
+/// matrix: the input pixel that tap meets under every output pixel.
+/// Taps that fall into the padding read 0; with stride 1 each output row of
+/// taps is one slice copy.
+pub(crate) fn im2col_row<E: Element>(image: &[E], g: &Geometry, row: usize, col_row: &mut [E]) {
+    let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
+    let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+    let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
+    let offset = (kj * d.1) as isize - p.1 as isize;
+    let valid = valid_columns(g.ow, g.w, s.1, offset);
+    for (oy, out_row) in col_row.chunks_exact_mut(g.ow).enumerate() {
+        let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
+        if iy < 0 || iy >= g.h as isize || valid.is_empty() {
+            out_row.fill(E::ZERO);
+            continue;
+        }
+        let line = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+        out_row[..valid.start].fill(E::ZERO);
+        out_row[valid.end..].fill(E::ZERO);
+        let first = (valid.start as isize * s.1 as isize + offset) as usize;
+        if s.1 == 1 {
+            out_row[valid.clone()].copy_from_slice(&line[first..first + valid.len()]);
+        } else {
+            for (v, &x) in out_row[valid.clone()].iter_mut().zip(line[first..].iter().step_by(s.1)) {
+                *v = x;
             }
         }
     }
@@ -233,6 +242,32 @@ fn backward_image<E: Element>(
 }
 // ANCHOR_END: backward
 
+/// What inference does to each output channel o right after the
+/// convolution computed it, while it is still in cache: evaluation-mode
+/// batch norm y = (v − μ_o)·k_o + β_o, then optionally ReLU.
+pub struct ChannelEpilogue<E> {
+    /// μ_o, the running means.
+    pub mean: Vec<E>,
+    /// k_o = γ_o/√(σ²_o + ε).
+    pub scale: Vec<E>,
+    /// β_o.
+    pub shift: Vec<E>,
+    /// Whether ReLU follows.
+    pub relu: bool,
+}
+
+impl<E: Element> ChannelEpilogue<E> {
+    /// Applies the epilogue to the plane of output channel `o`, with the
+    /// same arithmetic as `batch_norm_eval` and `relu`, so the bits agree.
+    fn apply(&self, o: usize, plane: &mut [E]) {
+        let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
+        for v in plane.iter_mut() {
+            let y = (*v - mu) * k + b;
+            *v = if !self.relu || y > E::ZERO { y } else { E::ZERO };
+        }
+    }
+}
+
 impl<E: Element> Tensor<E> {
     /// 2-D convolution of an NCHW input with an OIHW weight and an optional
     /// bias of shape `[O]`: y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, s·y+d·i−p, s·x+d·j−p].
@@ -241,22 +276,7 @@ impl<E: Element> Tensor<E> {
     /// When the shapes do not fit together; the message names conv2d and the shapes.
     pub fn conv2d(&self, weight: &Tensor<E>, bias: Option<&Tensor<E>>, cfg: Conv2dConfig) -> Tensor<E> {
         let g = Geometry::new(&self.shape, &weight.shape, cfg);
-        if let Some(b) = bias {
-            assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
-        }
-        let mut y = super::zeros(g.n * g.out_image());
-        let cols_len = g.col_rows() * g.out_pixels();
-        y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
-            || vec![E::ZERO; cols_len],
-            |cols, (n, y_n)| {
-                forward_image(&self.data[n * g.in_image()..(n + 1) * g.in_image()], &weight.data, &g, cols, y_n);
-                if let Some(b) = bias {
-                    for (plane, &bo) in y_n.chunks_exact_mut(g.out_pixels()).zip(b.data.iter()) {
-                        plane.iter_mut().for_each(|v| *v += bo);
-                    }
-                }
-            },
-        );
+        let y = conv2d_forward(&self.data, weight, bias, &g, None);
         let (x, w) = (self.detach(), weight.detach());
         let (need_dx, need_dw, has_bias) = (self.requires_grad(), weight.requires_grad(), bias.is_some());
         let mut inputs = vec![self, weight];
@@ -271,6 +291,83 @@ impl<E: Element> Tensor<E> {
             grads
         })
     }
+
+    /// Inference only: the convolution followed by `epilogue` (batch norm in
+    /// evaluation mode, optionally ReLU) in one pass over the output —
+    /// bit for bit `conv2d`, then `batch_norm_eval`, then `relu`.
+    ///
+    /// # Panics
+    /// When gradients are being recorded (this op has no backward pass), or
+    /// when the shapes do not fit together.
+    pub fn conv2d_fused_eval(
+        &self,
+        weight: &Tensor<E>,
+        bias: Option<&Tensor<E>>,
+        cfg: Conv2dConfig,
+        epilogue: &ChannelEpilogue<E>,
+    ) -> Tensor<E> {
+        assert!(!crate::is_grad_enabled(), "conv2d_fused_eval: inference only; call it inside no_grad");
+        let g = Geometry::new(&self.shape, &weight.shape, cfg);
+        assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval: epilogue must have {} channels", g.c_out);
+        let y = conv2d_forward(&self.data, weight, bias, &g, Some(epilogue));
+        Tensor::from_op("conv2d+bn+relu", y, &[g.n, g.c_out, g.oh, g.ow], &[], |_| vec![])
+    }
+}
+
+/// The convolution's output for the whole batch, images in parallel; each
+/// image's planes get the bias and then `epilogue` while they are in cache.
+fn conv2d_forward<E: Element>(
+    x: &[E],
+    weight: &Tensor<E>,
+    bias: Option<&Tensor<E>>,
+    g: &Geometry,
+    epilogue: Option<&ChannelEpilogue<E>>,
+) -> Vec<E> {
+    if let Some(b) = bias {
+        assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
+    }
+    let mut y = super::zeros(g.n * g.out_image());
+    // f32 on an AVX-512 CPU: weights packed once, columns unfolded block by block
+    let packed = (g.cfg.groups == 1 && conv_packed::available())
+        .then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g)))
+        .flatten();
+    let scratch_len = match packed {
+        Some(_) => conv_packed::SCRATCH_LEN,
+        None => g.col_rows() * g.out_pixels(),
+    };
+    y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
+        || vec![E::ZERO; scratch_len],
+        |scratch, (n, y_n)| {
+            let x_n = &x[n * g.in_image()..(n + 1) * g.in_image()];
+            match (&packed, as_f32(x_n), as_f32_mut(scratch), as_f32_mut(y_n)) {
+                (Some(w), Some(x_n), Some(scratch), Some(y_n)) => conv_packed::forward_image(x_n, w, g, scratch, y_n),
+                _ => forward_image(x_n, &weight.data, g, scratch, y_n),
+            }
+            for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
+                if let Some(b) = bias {
+                    plane.iter_mut().for_each(|v| *v += b.data[o]);
+                }
+                if let Some(e) = epilogue {
+                    e.apply(o, plane);
+                }
+            }
+        },
+    );
+    y
+}
+
+/// The slice as `f32` when `E` is `f32` (the packed kernel's only type).
+fn as_f32<E: Element>(s: &[E]) -> Option<&[f32]> {
+    // SAFETY: E is f32 exactly when the type ids agree.
+    (TypeId::of::<E>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
+}
+
+/// The mutable slice as `f32` when `E` is `f32`.
+fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
+    // SAFETY: E is f32 exactly when the type ids agree.
+    (TypeId::of::<E>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
 }
 
 /// ∂L/∂x (when `need_dx`) and ∂L/∂W (when `need_dw`; a frozen network

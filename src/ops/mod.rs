@@ -8,6 +8,7 @@
 //! | `layout` | reshape, permute, transpose, broadcast_to, narrow, cat |
 //! | `matmul` | matrix product on sgemm/dgemm |
 //! | `conv` | conv2d (stride, padding, dilation, groups) by im2col + gemm |
+//! | `conv_packed` | conv2d forward for f32 on AVX-512: packed im2col, 8×32 micro-kernel |
 //! | `pool` | max/avg pooling, global average/max pooling |
 //! | `upsample` | nearest and bilinear resizing |
 //! | `batchnorm` | batch normalisation, training and evaluation |
@@ -18,6 +19,7 @@
 pub mod batchnorm;
 pub mod binary;
 pub mod conv;
+mod conv_packed;
 pub mod dropout;
 pub mod layout;
 pub mod loss;

@@ -37,11 +37,21 @@ fn f32_convolution_matches_f64_on_awkward_geometries() {
         let wt = Tensor::<f64>::randn(&[o, c, k, k], &mut rng);
         let b = Tensor::<f64>::randn(&[o], &mut rng);
         let cfg = Conv2dConfig::default().stride(s).padding(p).dilation(d);
+        let case = (n, c, h, w, o, k, s, p, d);
+        let (x, wt) = (x.with_grad(), wt.with_grad());
         let exact = x.conv2d(&wt, Some(&b), cfg);
-        let fast = no_grad(|| x.cast::<f32>().conv2d(&wt.cast(), Some(&b.cast()), cfg));
+        let (x32, w32) = (x.detach().cast::<f32>().with_grad(), wt.detach().cast::<f32>().with_grad());
+        let fast = x32.conv2d(&w32, Some(&b.cast()), cfg);
         assert_eq!(fast.shape(), exact.shape());
         let err = max_rel_err(fast.data(), exact.data());
-        assert!(err < 1e-5, "case {:?}: relative error {err}", (n, c, h, w, o, k, s, p, d));
+        assert!(err < 1e-5, "case {case:?}: forward relative error {err}");
+        // backward (∂L/∂x as a convolution with flipped kernels at stride 1) for a random seed
+        let seed = Tensor::<f64>::randn(exact.shape(), &mut rng);
+        let (g64, g32) = (exact.backward_with(&seed), fast.backward_with(&seed.cast()));
+        for (name, a, e) in [("dx", g32.get(&x32), g64.get(&x)), ("dw", g32.get(&w32), g64.get(&wt))] {
+            let err = max_rel_err(a.unwrap().data(), e.unwrap().data());
+            assert!(err < 1e-5, "case {case:?}: {name} relative error {err}");
+        }
     }
 }
 

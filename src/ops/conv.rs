@@ -382,6 +382,11 @@ fn conv2d_backward<E: Element>(
     need_dx: bool,
     need_dw: bool,
 ) -> (Option<Vec<E>>, Option<Vec<E>>) {
+    let fast_dx = if need_dx { input_grad_as_convolution(dy, weight, g) } else { None };
+    let need_dx = need_dx && fast_dx.is_none();
+    if !need_dx && !need_dw {
+        return (fast_dx, None);
+    }
     let (in_img, out_img) = (g.in_image(), g.out_image());
     let cols_len = g.col_rows() * g.out_pixels();
     let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
@@ -405,6 +410,7 @@ fn conv2d_backward<E: Element>(
             .collect(),
         None => (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK)).into_par_iter().map(|c| chunk_work(c, None)).collect(),
     };
+    let dx = dx.or(fast_dx);
     if !need_dw {
         return (dx, None);
     }
@@ -415,6 +421,39 @@ fn conv2d_backward<E: Element>(
     }
     (dx, Some(dweight))
 }
+
+// ANCHOR: input_grad_as_convolution
+/// ∂L/∂x of a stride-1 convolution is itself a convolution: of ∂L/∂Y with
+/// the kernels flipped in space and with input and output channels swapped,
+/// w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j], padding d·(k−1) − p:
+///
+///   ∂L/∂x[c, y, x] = Σ_{o,i,j} ∂L/∂Y[o, y − d·i + p, x − d·j + p] · w[o, c, i, j].
+///
+/// Used where the packed forward kernel runs (f32, AVX-512, groups 1,
+/// padding at most d·(k−1)); `None` elsewhere, and im2col's adjoint does it.
+fn input_grad_as_convolution<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Option<Vec<E>> {
+    let (p, d) = (g.cfg.padding, g.cfg.dilation);
+    let span = (d.0 * (g.kh - 1), d.1 * (g.kw - 1));
+    let applies = g.cfg.stride == (1, 1) && g.cfg.groups == 1 && p.0 <= span.0 && p.1 <= span.1;
+    if !applies || !conv_packed::available() || TypeId::of::<E>() != TypeId::of::<f32>() {
+        return None;
+    }
+    let (kh, kw) = (g.kh, g.kw);
+    let mut flipped = vec![E::ZERO; weight.len()];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            let kernel = &weight[(o * g.c_in + c) * kh * kw..][..kh * kw];
+            let target = &mut flipped[(c * g.c_out + o) * kh * kw..][..kh * kw];
+            // flipping both axes of a row-major kh×kw kernel reverses it
+            target.iter_mut().zip(kernel.iter().rev()).for_each(|(t, &w)| *t = w);
+        }
+    }
+    let cfg = Conv2dConfig { stride: (1, 1), padding: (span.0 - p.0, span.1 - p.1), dilation: d, groups: 1 };
+    let transposed = Geometry::new(&[g.n, g.c_out, g.oh, g.ow], &[g.c_in, g.c_out, kh, kw], cfg);
+    debug_assert_eq!((transposed.oh, transposed.ow), (g.h, g.w));
+    Some(conv2d_forward(dy, &Tensor::from_vec(flipped, &[g.c_in, g.c_out, kh, kw]), None, &transposed, None))
+}
+// ANCHOR_END: input_grad_as_convolution
 
 /// ∂L/∂b_o = Σ over images and output pixels of ∂L/∂y[n, o].
 fn bias_grad<E: Element>(dy: &[E], g: &Geometry) -> Vec<E> {

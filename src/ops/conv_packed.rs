@@ -91,6 +91,7 @@ pub(crate) fn pack(weight: &[f32], g: &Geometry) -> Packed {
         .collect();
     Packed { weights, taps }
 }
+// ANCHOR_END: pack
 
 /// A run of output pixels inside one output row: block lanes
 /// `lane..lane + len` are pixels (oy, ox0…ox0 + len − 1).
@@ -115,6 +116,7 @@ fn segments(g: &Geometry, p0: usize, cols: usize) -> ([Segment; NR], usize) {
     (segments, count)
 }
 
+// ANCHOR: unfold
 /// Unfolds `taps` for the pixels of `segments` from the image into `block`
 /// ([`NR`] floats per tap; lanes without a pixel or in the padding are 0):
 /// block[t, lane] = x[plane_t, oy·s + dy_t, ox·s + dx_t]. The portable
@@ -138,6 +140,7 @@ fn unfold_block(image: &[f32], g: &Geometry, taps: &[Tap], segments: &[Segment],
         }
     }
 }
+// ANCHOR_END: unfold
 
 /// [`unfold_block`] for horizontal stride 1, where a segment's pixels read
 /// consecutive input columns: one masked vector load per 16 lanes, the mask
@@ -182,8 +185,8 @@ unsafe fn unfold_block_stride1(image: &[f32], g: &Geometry, taps: &[Tap], segmen
         }
     }
 }
-// ANCHOR_END: pack
 
+// ANCHOR: forward_image
 /// Y = W · im2col(x) for one image (`groups` must be 1). For each block of
 /// at most [`KC`] taps and each run of [`NR`] pixels, the block of columns
 /// is unfolded into `scratch` and every weight panel's block streams past
@@ -220,6 +223,7 @@ pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, scratch: &
         }
     }
 }
+// ANCHOR_END: forward_image
 
 // ANCHOR: kernel
 /// C[r, q] (+)= Σ_t A[t, r] · B[t, q] for an MR × NR tile, of which the

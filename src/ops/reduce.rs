@@ -42,6 +42,12 @@ impl<E: Element> Tensor<E> {
         if out.len() == 1 {
             // everything reduced: one sequential sum, accumulated in f64
             out[0] = E::from_f64(self.data.iter().map(|v| v.to_f64()).sum());
+        } else if !self.data.is_empty() && axes.iter().enumerate().all(|(i, &a)| a == self.rank() - axes.len() + i) {
+            // the trailing axes (global pooling): each output sums one contiguous run, in order
+            let run = self.data.len() / out.len();
+            for (o, chunk) in out.iter_mut().zip(self.data.chunks_exact(run)) {
+                *o = chunk.iter().fold(E::ZERO, |acc, &v| acc + v);
+            }
         } else {
             let out_strides = broadcast_strides(&kept, &self.shape);
             let in_strides = contiguous_strides(&self.shape);

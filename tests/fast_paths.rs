@@ -95,6 +95,52 @@ fn fused_inference_equals_layer_by_layer_inference_bit_for_bit() {
     assert_eq!(with_graph.data(), fused.data());
 }
 
+/// Batch norm + ReLU as one training op gives the values and gradients of
+/// the two ops one after the other.
+#[test]
+fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
+    let mut rng = StdRng::seed_from_u64(5);
+    for shape in [[4usize, 3, 5, 7], [2, 8, 1, 1], [16, 2, 3, 3]] {
+        let x = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
+        let gamma = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
+        let beta = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
+        let seed = Tensor::<f32>::randn(&shape, &mut rng);
+        let (fused, stats_f) = x.batch_norm_relu_train(&gamma, &beta, 1e-5);
+        let (bn, stats_p) = x.batch_norm_train(&gamma, &beta, 1e-5);
+        let plain = bn.relu();
+        assert_eq!(fused.data(), plain.data(), "{shape:?}");
+        assert_eq!((stats_f.mean, stats_f.var), (stats_p.mean, stats_p.var));
+        let (gf, gp) = (fused.backward_with(&seed), plain.backward_with(&seed));
+        for t in [&x, &gamma, &beta] {
+            assert_eq!(gf.get(t).unwrap().data(), gp.get(t).unwrap().data(), "{shape:?}");
+        }
+    }
+}
+
+/// A training step through `forward` (batch norm + ReLU fused) computes the
+/// loss and every parameter gradient of the layer-by-layer path.
+#[test]
+fn fused_training_forward_equals_layer_by_layer() {
+    let mut rng = StdRng::seed_from_u64(13);
+    for arch in Arch::ALL {
+        let x = Tensor::randn(&[6, 3, 32, 32], &mut rng);
+        let labels: Vec<usize> = (0..6).map(|_| rng.random_range(0..10)).collect();
+        let mut fused_model = Model::new(arch, 10, [3, 32, 32], 9).unwrap();
+        let mut plain_model = Model::new(arch, 10, [3, 32, 32], 9).unwrap();
+        let fused = fused_model.forward(&x).cross_entropy(&labels, 0.0);
+        let plain = plain_model.forward_inspect(&x, "", &mut |_, y| y).cross_entropy(&labels, 0.0);
+        assert_eq!(fused.data(), plain.data(), "{arch}");
+        let (gf, gp) = (fused.backward(), plain.backward());
+        let mut grads_f = vec![];
+        fused_model
+            .visit_state("", &mut |name, t, _| grads_f.push((name.to_string(), gf.get(t).map(|g| g.data().to_vec()))));
+        let mut grads_p = vec![];
+        plain_model
+            .visit_state("", &mut |name, t, _| grads_p.push((name.to_string(), gp.get(t).map(|g| g.data().to_vec()))));
+        assert_eq!(grads_f, grads_p, "{arch}");
+    }
+}
+
 #[test]
 #[should_panic(expected = "conv2d_fused_eval: inference only")]
 fn fused_convolution_refuses_to_run_under_a_graph() {

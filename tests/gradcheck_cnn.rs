@@ -101,6 +101,17 @@ proptest! {
     }
 
     #[test]
+    fn gradcheck_batch_norm_relu(n in 1usize..=4, c in 1usize..=3, h in 1usize..=4, w in 1usize..=3, seed in any::<u64>()) {
+        prop_assume!(n * h * w >= 2);
+        let inputs = [tensor(&[n, c, h, w], seed, 2.0), tensor(&[c], seed ^ 1, 2.0), tensor(&[c], seed ^ 2, 2.0)];
+        // finite differences need every output away from ReLU's kink
+        let y = inputs[0].batch_norm_train(&inputs[1], &inputs[2], 1e-5).0;
+        prop_assume!(y.data().iter().all(|v| v.abs() > 1e-3));
+        prop_assume!(y.data().iter().any(|&v| v > 0.0) && y.data().iter().any(|&v| v < 0.0));
+        check(|t| t[0].batch_norm_relu_train(&t[1], &t[2], 1e-5).0, &inputs, seed);
+    }
+
+    #[test]
     fn gradcheck_batch_norm_eval(shape in common::shape(4, 4), seed in any::<u64>()) {
         let c = shape[1];
         let mean = kink_free(c, seed ^ 3, 1.0);

@@ -62,6 +62,18 @@ impl BatchNorm {
         self.training
     }
 
+    /// This layer followed by ReLU. In training mode the two run as one op
+    /// (`batch_norm_relu_train`: the same values, one pass over the batch
+    /// fewer each way); in evaluation mode one after the other.
+    pub fn forward_relu(&mut self, x: &Tensor) -> Tensor {
+        if !self.training || x.rank() != self.rank {
+            return self.forward(x).relu();
+        }
+        let (y, stats) = x.batch_norm_relu_train(&self.gamma, &self.beta, self.eps);
+        self.update_running(&stats);
+        y
+    }
+
     /// This layer in evaluation mode as a convolution's epilogue (μ, k =
     /// γ/√(σ²+ε), β per channel), with or without a ReLU after it; `None` in
     /// training mode or for BatchNorm1d.

@@ -40,19 +40,19 @@ impl Conv2d {
 // ANCHOR: conv_bn_relu
 /// Conv2d → BatchNorm2d [→ ReLU]. During inference (no graph, batch norm in
 /// evaluation mode) the three run as one pass over the output
-/// ([`Tensor::conv2d_fused_eval`]); otherwise one after another. The same
-/// bits either way.
+/// ([`Tensor::conv2d_fused_eval`]); in training, batch norm and ReLU run as
+/// one op ([`BatchNorm::forward_relu`]). The same values either way.
 pub fn conv_bn_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, relu: bool) -> Tensor {
     if !crate::is_grad_enabled() {
         if let Some(epilogue) = bn.eval_epilogue(relu) {
             return x.conv2d_fused_eval(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue);
         }
     }
-    let y = bn.forward(&conv.forward(x));
+    let y = conv.forward(x);
     if relu {
-        y.relu()
+        bn.forward_relu(&y)
     } else {
-        y
+        bn.forward(&y)
     }
 }
 // ANCHOR_END: conv_bn_relu

@@ -82,18 +82,30 @@ fn fused_conv_bn_relu(layers: &mut [Box<dyn Module>], x: &Tensor) -> Option<(Ten
     let relu = rest.first_mut().is_some_and(|l| l.as_any_mut().is::<ReLU>());
     Some((conv_bn_relu(conv, bn, x, relu), if relu { 3 } else { 2 }))
 }
+
+/// Training on `layers[0..]` when they start with BatchNorm (training mode)
+/// → ReLU: one op ([`BatchNorm::forward_relu`]), covering two layers.
+fn fused_bn_relu(layers: &mut [Box<dyn Module>], x: &Tensor) -> Option<(Tensor, usize)> {
+    let [bn, relu, ..] = layers else { return None };
+    let bn = bn.as_any_mut().downcast_mut::<BatchNorm>()?;
+    if !bn.is_training() || !relu.as_any_mut().is::<ReLU>() {
+        return None;
+    }
+    Some((bn.forward_relu(x), 2))
+}
 // ANCHOR_END: fused
 
 impl Module for Sequential {
     /// Runs the layers in order. Without a graph (inference), a convolution
-    /// followed by batch norm and ReLU runs as one fused pass.
+    /// followed by batch norm and ReLU runs as one fused pass; in training,
+    /// batch norm followed by ReLU does. [`Sequential::forward_with`] runs
+    /// every layer on its own.
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        if crate::is_grad_enabled() {
-            return self.forward_with(x, &mut |_, _| {});
-        }
         let (mut h, mut i) = (x.clone(), 0);
         while i < self.layers.len() {
-            if let Some((y, covered)) = fused_conv_bn_relu(&mut self.layers[i..], &h) {
+            let fused =
+                fused_conv_bn_relu(&mut self.layers[i..], &h).or_else(|| fused_bn_relu(&mut self.layers[i..], &h));
+            if let Some((y, covered)) = fused {
                 (h, i) = (y, i + covered);
             } else {
                 (h, i) = (self.layers[i].forward(&h), i + 1);

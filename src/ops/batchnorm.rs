@@ -79,19 +79,19 @@ pub(crate) fn eval_affine<E: Element>(
 /// previous one; eight independent ones let the compiler use vector
 /// registers, and because the order is fixed the result is the same on every
 /// run and thread count.
-fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(f64, f64) -> (f64, f64)) -> (f64, f64) {
+fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f64)) -> (f64, f64) {
     const LANES: usize = 8;
     let (mut first, mut second) = ([0.0f64; LANES], [0.0f64; LANES]);
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
     for (ca, cb) in a_chunks.zip(b_chunks) {
         for j in 0..LANES {
-            let (t1, t2) = term(ca[j].to_f64(), cb[j].to_f64());
+            let (t1, t2) = term(ca[j], cb[j]);
             (first[j], second[j]) = (first[j] + t1, second[j] + t2);
         }
     }
     for (j, (&va, &vb)) in a_rest.iter().zip(b_rest).enumerate() {
-        let (t1, t2) = term(va.to_f64(), vb.to_f64());
+        let (t1, t2) = term(va, vb);
         (first[j], second[j]) = (first[j] + t1, second[j] + t2);
     }
     (first.iter().sum(), second.iter().sum())
@@ -120,14 +120,38 @@ impl<E: Element> Tensor<E> {
     /// Training-mode batch norm over axis 1 of `[N, C, …]`, with batch
     /// statistics; returns them too, for the running averages.
     pub fn batch_norm_train(&self, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> (Tensor<E>, BatchStats) {
-        let dims @ (n, c, l) = channel_layout("batch_norm", &self.shape);
-        check_params("batch_norm", c, gamma, beta);
+        self.batch_norm_train_then::<false>(gamma, beta, eps)
+    }
+    // ANCHOR_END: train
+
+    // ANCHOR: train_relu
+    /// Training-mode batch norm followed by ReLU, in the passes of batch norm
+    /// alone: the forward pass clamps as it writes y, the backward pass reads
+    /// ∂L/∂y only where y > 0 (recomputing y's sign from x). The same values
+    /// as `batch_norm_train` then `relu`, one pass over the batch fewer each way.
+    pub fn batch_norm_relu_train(&self, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> (Tensor<E>, BatchStats) {
+        self.batch_norm_train_then::<true>(gamma, beta, eps)
+    }
+    // ANCHOR_END: train_relu
+
+    // ANCHOR: train_impl
+    /// Batch norm in training mode, followed by ReLU when `RELU` (a constant,
+    /// so each version is compiled without the other's test).
+    fn batch_norm_train_then<const RELU: bool>(
+        &self,
+        gamma: &Tensor<E>,
+        beta: &Tensor<E>,
+        eps: f64,
+    ) -> (Tensor<E>, BatchStats) {
+        let name = if RELU { "batch_norm+relu" } else { "batch_norm" };
+        let dims @ (n, c, l) = channel_layout(name, &self.shape);
+        check_params(name, c, gamma, beta);
         let m = (n * l) as f64;
         let x = self.data.clone();
-        let sums = channel_sums(dims, |_, plane| lane_sums(&x[plane.clone()], &x[plane], |v, _| (v, 0.0)));
+        let sums = channel_sums(dims, |_, plane| lane_sums(&x[plane.clone()], &x[plane], |v, _| (v.to_f64(), 0.0)));
         let mean: Vec<f64> = sums.iter().map(|s| s.0 / m).collect();
         let sq = channel_sums(dims, |ch, plane| {
-            lane_sums(&x[plane.clone()], &x[plane], |v, _| ((v - mean[ch]).powi(2), 0.0))
+            lane_sums(&x[plane.clone()], &x[plane], |v, _| ((v.to_f64() - mean[ch]).powi(2), 0.0))
         });
         let var: Vec<f64> = sq.iter().map(|s| s.0 / m).collect();
         let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
@@ -137,16 +161,31 @@ impl<E: Element> Tensor<E> {
             (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
         let y = fill_planes(dims, |ch, plane, out| {
             for (y, &x) in out.iter_mut().zip(&x[plane]) {
-                *y = (x - mu[ch]) * k[ch] + b[ch];
+                let v = (x - mu[ch]) * k[ch] + b[ch];
+                *y = if !RELU || v > E::ZERO { v } else { E::ZERO };
             }
         });
         let stats = BatchStats { mean: mean.clone(), var, count: n * l };
         let shape = self.shape.clone();
-        let out = Tensor::from_op("batch_norm", y, &self.shape, &[self, gamma, beta], move |dy| {
+        let affine: Vec<[E; 3]> = (0..c).map(|ch| [mu[ch], k[ch], b[ch]]).collect();
+        let out = Tensor::from_op(name, y, &self.shape, &[self, gamma, beta], move |dy| {
             let dy = dy.data.clone();
+            // with ReLU after it, batch norm sees ∂L/∂y only where y > 0
+            // (y's sign recomputed from x exactly as the forward pass computed y)
+            let grad = |[mu, k, b]: [E; 3], x: E, d: E| {
+                if RELU {
+                    std::hint::select_unpredictable((x - mu) * k + b > E::ZERO, d, E::ZERO)
+                } else {
+                    d
+                }
+            };
             // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂ = (1/√(σ²+ε)) · Σ ∂L/∂y · (x − μ)
             let sums = channel_sums(dims, |ch, plane| {
-                lane_sums(&x[plane.clone()], &dy[plane], |v, d| (d, (v - mean[ch]) * d))
+                let (affine, mean) = (affine[ch], mean[ch]);
+                lane_sums(&x[plane.clone()], &dy[plane], |v, d| {
+                    let d = grad(affine, v, d).to_f64();
+                    (d, (v.to_f64() - mean) * d)
+                })
             });
             let sums: Vec<(f64, f64)> = sums.iter().zip(&inv_std).map(|(s, is)| (s.0, s.1 * is)).collect();
             // ∂L/∂x = k·∂L/∂y − k·(∂L/∂β)/m − k·(∂L/∂γ)/(m·√(σ²+ε)) · (x − μ), k = γ/√(σ²+ε)
@@ -158,9 +197,9 @@ impl<E: Element> Tensor<E> {
                 })
                 .collect();
             let dx = fill_planes(dims, |ch, plane, out| {
-                let [k, shift, slope] = coefficients[ch];
+                let ([k, shift, slope], affine) = (coefficients[ch], affine[ch]);
                 for ((dx, &d), &x) in out.iter_mut().zip(&dy[plane.clone()]).zip(&x[plane]) {
-                    *dx = k * d - shift - slope * (x - mu[ch]);
+                    *dx = k * grad(affine, x, d) - shift - slope * (x - affine[0]);
                 }
             });
             let [d_gamma, d_beta] = gamma_beta_grads(&sums);
@@ -168,7 +207,7 @@ impl<E: Element> Tensor<E> {
         });
         (out, stats)
     }
-    // ANCHOR_END: train
+    // ANCHOR_END: train_impl
 
     // ANCHOR: eval
     /// Evaluation-mode batch norm with fixed statistics: an affine map per
@@ -201,7 +240,9 @@ impl<E: Element> Tensor<E> {
         Tensor::from_op("batch_norm_eval", y, &self.shape, &[self, gamma, beta], move |dy| {
             let dy = dy.data.clone();
             let sums = channel_sums(dims, |ch, plane| {
-                lane_sums(&x[plane.clone()], &dy[plane], |v, d| (d, (v - mean[ch]) * inv_std[ch] * d))
+                lane_sums(&x[plane.clone()], &dy[plane], |v, d| {
+                    (d.to_f64(), (v.to_f64() - mean[ch]) * inv_std[ch] * d.to_f64())
+                })
             });
             // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
             let dx = fill_planes(dims, |ch, plane, out| {

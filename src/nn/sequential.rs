@@ -69,16 +69,13 @@ impl Sequential {
 }
 
 // ANCHOR: fused
-/// Inference on `layers[0..]` when they start with Conv2d → BatchNorm2d
-/// (evaluation mode) [→ ReLU]: the layers run as one fused pass
-/// ([`conv_bn_relu`]). Returns the output and how many layers it covered.
+/// `layers[0..]` when they start with Conv2d → BatchNorm [→ ReLU]: run by
+/// [`conv_bn_relu`], which fuses what the mode allows. Returns the output
+/// and how many layers it covered.
 fn fused_conv_bn_relu(layers: &mut [Box<dyn Module>], x: &Tensor) -> Option<(Tensor, usize)> {
     let [conv, bn, rest @ ..] = layers else { return None };
     let conv = conv.as_any_mut().downcast_mut::<Conv2d>()?;
     let bn = bn.as_any_mut().downcast_mut::<BatchNorm>()?;
-    if bn.is_training() || crate::is_grad_enabled() || x.rank() != 4 {
-        return None;
-    }
     let relu = rest.first_mut().is_some_and(|l| l.as_any_mut().is::<ReLU>());
     Some((conv_bn_relu(conv, bn, x, relu), if relu { 3 } else { 2 }))
 }

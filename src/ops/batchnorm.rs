@@ -59,6 +59,15 @@ fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<
     out
 }
 
+/// One normalised value, y = (x − μ)·k + β with k = γ/√(σ² + ε): the
+/// expression every batch-norm path (training, evaluation, the fused
+/// convolution epilogue, the ReLU mask) evaluates, written once so that they
+/// all round the same way.
+#[inline]
+pub(crate) fn normalize<E: Element>(x: E, mu: E, k: E, b: E) -> E {
+    (x - mu) * k + b
+}
+
 /// Evaluation-mode batch norm as μ and k = γ/√(σ² + ε) per channel, so
 /// that y = (x − μ)·k + β. One helper for the op and for the fused
 /// inference pass of a convolution, so the two give the same bits.
@@ -161,7 +170,7 @@ impl<E: Element> Tensor<E> {
             (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
         let y = fill_planes(dims, |ch, plane, out| {
             for (y, &x) in out.iter_mut().zip(&x[plane]) {
-                let v = (x - mu[ch]) * k[ch] + b[ch];
+                let v = normalize(x, mu[ch], k[ch], b[ch]);
                 *y = if !RELU || v > E::ZERO { v } else { E::ZERO };
             }
         });
@@ -174,7 +183,7 @@ impl<E: Element> Tensor<E> {
             // (y's sign recomputed from x exactly as the forward pass computed y)
             let grad = |[mu, k, b]: [E; 3], x: E, d: E| {
                 if RELU {
-                    std::hint::select_unpredictable((x - mu) * k + b > E::ZERO, d, E::ZERO)
+                    std::hint::select_unpredictable(normalize(x, mu, k, b) > E::ZERO, d, E::ZERO)
                 } else {
                     d
                 }
@@ -233,7 +242,7 @@ impl<E: Element> Tensor<E> {
         let (mu, k) = eval_affine(&gamma.data, running_mean, running_var, eps);
         let y = fill_planes(dims, |ch, plane, out| {
             for (y, &x) in out.iter_mut().zip(&x[plane]) {
-                *y = (x - mu[ch]) * k[ch] + b[ch];
+                *y = normalize(x, mu[ch], k[ch], b[ch]);
             }
         });
         let shape = self.shape.clone();

@@ -123,7 +123,7 @@ impl Geometry {
 // ANCHOR: im2col
 /// The output columns `ox` whose input column `ox·stride + offset` lies
 /// inside `0..width`: a contiguous range, so the padding needs no per-pixel test.
-pub(crate) fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -> std::ops::Range<usize> {
+fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -> std::ops::Range<usize> {
     let first = if offset < 0 { (-offset as usize).div_ceil(stride) } else { 0 };
     let last = if (width as isize) > offset { ((width as isize - 1 - offset) as usize) / stride + 1 } else { 0 };
     first.min(out_width)..last.min(out_width).max(first.min(out_width))
@@ -262,7 +262,7 @@ impl<E: Element> ChannelEpilogue<E> {
     fn apply(&self, o: usize, plane: &mut [E]) {
         let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
         for v in plane.iter_mut() {
-            let y = (*v - mu) * k + b;
+            let y = super::batchnorm::normalize(*v, mu, k, b);
             *v = if !self.relu || y > E::ZERO { y } else { E::ZERO };
         }
     }

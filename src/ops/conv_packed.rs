@@ -291,7 +291,7 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX-512F");
             return;
         }
-        for (h, w, k, s, pad, d) in itertools(&[1, 3, 7, 9, 33], &[1, 2, 3], &[1, 2], &[0, 1, 2], &[1, 2]) {
+        for (h, w, k, s, pad, d) in geometries(&[1, 3, 7, 9, 33], &[1, 2, 3], &[1, 2], &[0, 1, 2], &[1, 2]) {
             let cfg = Conv2dConfig::default().stride(s).padding(pad).dilation(d);
             let fits = |n| crate::ops::conv::conv_output_size(n, k, s, pad, d).is_some();
             if !(fits(h) && fits(w)) {
@@ -323,7 +323,7 @@ mod tests {
     }
 
     /// All combinations of the listed sizes, kernels, strides, paddings and dilations (square images and w + 2).
-    fn itertools(
+    fn geometries(
         sizes: &[usize],
         kernels: &[usize],
         strides: &[usize],

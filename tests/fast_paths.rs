@@ -16,7 +16,8 @@ fn max_rel_err(a: &[f32], b: &[f64]) -> f64 {
 /// f64 one (always the portable im2col + dgemm path) to f32 rounding, over
 /// geometries that exercise every edge of the kernel: output channels not a
 /// multiple of 8, pixel counts not a multiple of 32, more than 256 taps
-/// (several tap blocks), strides, dilation, padding wider than the kernel.
+/// (several tap blocks), strides, dilation, padding wider than the kernel,
+/// more images than one weight-gradient chunk.
 #[test]
 fn f32_convolution_matches_f64_on_awkward_geometries() {
     let mut rng = StdRng::seed_from_u64(7);
@@ -31,6 +32,8 @@ fn f32_convolution_matches_f64_on_awkward_geometries() {
         (1, 6, 5, 5, 3, 1, 1, 0, 1),
         (2, 2, 4, 3, 5, 3, 1, 3, 1), // padding wider than the kernel
         (1, 3, 40, 41, 33, 5, 1, 2, 1),
+        (10, 33, 6, 7, 16, 3, 1, 1, 1), // two chunks of images; 99 (j, c) pairs per kernel row
+        (2, 20, 9, 9, 12, 3, 2, 1, 2),  // stride and dilation: one run of 20 channels per j
     ];
     for (n, c, h, w, o, k, s, p, d) in cases {
         let x = Tensor::<f64>::randn(&[n, c, h, w], &mut rng);

@@ -327,21 +327,20 @@ fn conv2d_forward<E: Element>(
         assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
     }
     let mut y = super::zeros(g.n * g.out_image());
-    // f32 on an AVX-512 CPU: weights packed once, columns unfolded block by block
+    // f32 on an AVX-512 CPU: weights packed once, each image copied channels-last
     let packed = (g.cfg.groups == 1 && conv_packed::available())
         .then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g)))
         .flatten();
-    let scratch_len = match packed {
-        Some(_) => conv_packed::SCRATCH_LEN,
-        None => g.col_rows() * g.out_pixels(),
-    };
     y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
-        || vec![E::ZERO; scratch_len],
-        |scratch, (n, y_n)| {
+        || match packed {
+            Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![]),
+            None => (None, vec![E::ZERO; g.col_rows() * g.out_pixels()]),
+        },
+        |(image, cols), (n, y_n)| {
             let x_n = &x[n * g.in_image()..(n + 1) * g.in_image()];
-            match (&packed, as_f32(x_n), as_f32_mut(scratch), as_f32_mut(y_n)) {
-                (Some(w), Some(x_n), Some(scratch), Some(y_n)) => conv_packed::forward_image(x_n, w, g, scratch, y_n),
-                _ => forward_image(x_n, &weight.data, g, scratch, y_n),
+            match (&packed, image, as_f32(x_n), as_f32_mut(y_n)) {
+                (Some(w), Some(image), Some(x_n), Some(y_n)) => conv_packed::forward_image(x_n, w, g, image, y_n),
+                _ => forward_image(x_n, &weight.data, g, cols, y_n),
             }
             for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
                 if let Some(b) = bias {
@@ -388,16 +387,27 @@ fn conv2d_backward<E: Element>(
         return (fast_dx, None);
     }
     let (in_img, out_img) = (g.in_image(), g.out_image());
-    let cols_len = g.col_rows() * g.out_pixels();
+    // f32 on an AVX-512 CPU: ∂L/∂W by the packed kernel, no im2col
+    let packed_dw = need_dw && g.cfg.groups == 1 && conv_packed::available() && as_f32(x).is_some();
+    let cols_len = if need_dx || !packed_dw { g.col_rows() * g.out_pixels() } else { 0 };
     let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
         let mut dweight = vec![E::ZERO; if need_dw { weight.len() } else { 0 }];
         let mut cols = vec![E::ZERO; cols_len];
+        let mut packed = packed_dw.then(|| conv_packed::WeightGrad::new(g));
         let first = chunk * WEIGHT_GRAD_CHUNK;
         for n in first..(first + WEIGHT_GRAD_CHUNK).min(g.n) {
             let dx_n = dx_chunk.as_deref_mut().map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
             let (x_n, dy_n) = (&x[n * in_img..(n + 1) * in_img], &dy[n * out_img..(n + 1) * out_img]);
-            let dw = need_dw.then_some(&mut dweight[..]);
-            backward_image(x_n, weight, dy_n, g, &mut cols, dw, dx_n);
+            if let (Some(packed), Some(x_n), Some(dy_n)) = (packed.as_mut(), as_f32(x_n), as_f32(dy_n)) {
+                packed.add_image(x_n, dy_n, g);
+            }
+            let dw = (need_dw && !packed_dw).then_some(&mut dweight[..]);
+            if dw.is_some() || dx_n.is_some() {
+                backward_image(x_n, weight, dy_n, g, &mut cols, dw, dx_n);
+            }
+        }
+        if let (Some(packed), Some(dw)) = (packed, as_f32_mut(&mut dweight)) {
+            packed.write_to(g, dw);
         }
         dweight
     };

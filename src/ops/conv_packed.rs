@@ -1,36 +1,35 @@
-//! Convolution forward for f32 on AVX-512 CPUs: im2col unfolded straight into small cache-sized blocks, weights packed once, an 8×32 register-blocked micro-kernel.
+//! Convolution for f32 on AVX-512 CPUs, forward pass and weight gradient: each image copied once channels-last with its zero border, then 8 × 32 register-blocked micro-kernels read it directly (no im2col matrix).
 //!
-//! [`super::conv`] computes Y = W · cols with a general sgemm. A general
-//! sgemm first copies ("packs") both operands into the order its inner
-//! kernel reads them, so every image pays for im2col (a K × P matrix written
-//! to memory), then for packing that matrix, then for packing the same
-//! weights again. Here:
+//! [`super::conv`] computes Y = W · cols with a general sgemm: every image
+//! pays for im2col (a K × P matrix written to memory, K = C·kh·kw), then for
+//! the sgemm packing that matrix again. Here each image is instead copied
+//! once into [`ChannelsLast`] order, padded[r, q, c] = x[c, r − p, q − p]
+//! (zero in the border). In that order the values one output pixel (y, x)
+//! needs from kernel row i are consecutive: the (j, c) pairs of
+//! padded[y·s + i·d, x·s + j·d, c] form one run of kw·C floats when the
+//! dilation is 1 (kw runs of C otherwise). So:
 //!
-//! * the weights are packed **once per call** in panels of [`MR`] output
-//!   channels: panel i, tap k holds `w[i·MR + r, k]` for r = 0…MR−1;
-//! * for each block of at most [`KC`] taps and each run of [`NR`] output
-//!   pixels, the receptive fields are unfolded **straight from the image**
-//!   into a 32 KiB block that stays in the L1 cache (the full im2col matrix
-//!   is never written);
-//! * the micro-kernel keeps an MR × NR block of Y in 16 vector registers
-//!   (8 rows × two 16-float vectors) and, for every tap, adds the outer
-//!   product of 8 weights and 32 pixels: 2 loads, 8 broadcasts, 16 FMAs.
+//! * **forward**, a tile of 8 output pixels × 32 output channels lives in 16
+//!   vector registers; for every tap it loads 32 weights (packed once per
+//!   call, tap by tap) and broadcasts the 8 pixels' input values: 2 loads,
+//!   8 broadcasts, 16 FMAs;
+//! * **weight gradient**, a tile of 8 output channels × 32 (j, c) pairs; for
+//!   every output pixel it broadcasts 8 values of ∂L/∂Y and loads the pixel's
+//!   32 input values.
 //!
-//! Every output is a sum over taps in one fixed order, so results do not
-//! depend on the number of threads. Other CPUs, f64 and grouped
-//! convolutions take the portable path.
+//! Every output is a sum in one fixed order, so results do not depend on the
+//! number of threads. Other CPUs, f64 and grouped convolutions take the
+//! portable path.
 
 use super::conv::Geometry;
 
-/// Output channels per micro-tile (weights broadcast from the packed panel).
+/// Rows of a micro-tile: output pixels (forward), output channels (weight gradient).
 pub(crate) const MR: usize = 8;
-/// Output pixels per micro-tile (two 16-float vectors).
+/// Columns of a micro-tile, two 16-float vectors: output channels
+/// (forward), (j, c) pairs of a kernel row (weight gradient).
 pub(crate) const NR: usize = 32;
-/// Taps per block of the sum over k: a pixel block (≤ 256 taps × 32 pixels
-/// = 32 KiB) stays in the 48 KiB L1 cache while the weight panels stream past it.
-const KC: usize = 256;
 
-/// True when this CPU can run the packed kernel (x86-64 with AVX-512F) and
+/// True when this CPU can run the packed kernels (x86-64 with AVX-512F) and
 /// the environment variable `CNNLAB_NO_PACKED` is not set (set it to time
 /// the portable path on the same machine). Checked once per process.
 pub(crate) fn available() -> bool {
@@ -47,178 +46,114 @@ pub(crate) fn available() -> bool {
     })
 }
 
-/// Floats of scratch space one image needs: one block of unfolded pixels.
-pub(crate) const SCRATCH_LEN: usize = KC * NR;
-
-/// Where one tap (c, ki, kj) reads: input pixel (y·s + dy, x·s + dx) of plane c.
-#[derive(Clone, Copy, Debug)]
-struct Tap {
-    /// Offset of channel c's plane in the image: c·H·W.
-    plane: usize,
-    /// ki·dilation − padding (rows).
-    dy: isize,
-    /// kj·dilation − padding (columns).
-    dx: isize,
+// ANCHOR: channels_last
+/// One image with its zero border, channels last: (H + 2p) × (W + 2p) × C floats.
+pub(crate) struct ChannelsLast {
+    data: Vec<f32>,
+    /// Floats per padded row: (W + 2p)·C.
+    row: usize,
 }
 
-/// A convolution's weights packed for the micro-kernel, and its tap table.
+impl ChannelsLast {
+    /// An all-zero image for geometry `g`; [`Self::fill`] only writes the inside.
+    pub(crate) fn new(g: &Geometry) -> Self {
+        let (ph, pw) = g.cfg.padding;
+        let row = (g.w + 2 * pw) * g.c_in;
+        ChannelsLast { data: vec![0.0; (g.h + 2 * ph) * row], row }
+    }
+
+    /// Copies image `x` (C × H × W) in: padded[r + p, q + p, c] = x[c, r, q].
+    /// Row by row, so the C input lines being read stay in the L1 cache.
+    pub(crate) fn fill(&mut self, x: &[f32], g: &Geometry) {
+        let ((ph, pw), plane) = (g.cfg.padding, g.h * g.w);
+        for r in 0..g.h {
+            let inside = &mut self.data[(r + ph) * self.row + pw * g.c_in..][..g.w * g.c_in];
+            for (q, pixel) in inside.chunks_exact_mut(g.c_in).enumerate() {
+                let column = &x[r * g.w + q..];
+                for (c, v) in pixel.iter_mut().enumerate() {
+                    *v = column[c * plane];
+                }
+            }
+        }
+    }
+
+    /// Where output pixel q's receptive field starts: padded[y·s, x·s, 0].
+    fn corner(&self, q: usize, g: &Geometry) -> usize {
+        let ((sy, sx), (y, x)) = (g.cfg.stride, (q / g.ow, q % g.ow));
+        y * sy * self.row + x * sx * g.c_in
+    }
+}
+// ANCHOR_END: channels_last
+
+/// Consecutive (j, c) pairs of one kernel row: pairs `first..first + len`
+/// (pair j·C + c) are the floats `offset..offset + len` after a receptive
+/// field's corner in its padded row.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    first: usize,
+    len: usize,
+    offset: usize,
+}
+
+/// One run of kw·C pairs when the horizontal dilation is 1, else one per j.
+fn runs(g: &Geometry) -> Vec<Run> {
+    match g.cfg.dilation.1 {
+        1 => vec![Run { first: 0, len: g.kw * g.c_in, offset: 0 }],
+        d => (0..g.kw).map(|j| Run { first: j * g.c_in, len: g.c_in, offset: j * d * g.c_in }).collect(),
+    }
+}
+
+/// A convolution's weights packed for the forward micro-kernel.
 pub(crate) struct Packed {
+    /// Blocks of [`NR`] output channels; in each, tap by tap in (i, j, c)
+    /// order, the block's NR weights (zero past the last channel).
     weights: Vec<f32>,
-    taps: Vec<Tap>,
+    runs: Vec<Run>,
 }
 
 // ANCHOR: pack
-/// Packs the weights `W` (O × K, row-major) in panels of [`MR`] rows, each
-/// stored tap by tap (rows past the last output channel are zero), and
-/// lists where each of the K taps reads.
+/// Packs W (O × C × kh × kw) for [`forward_image`]: block b, tap (i, j, c)
+/// holds w[b·NR + lane, c, i, j] for lane = 0…NR−1.
 pub(crate) fn pack(weight: &[f32], g: &Geometry) -> Packed {
-    let (k, (sp, d)) = (g.col_rows(), (g.cfg.padding, g.cfg.dilation));
-    let mut weights = vec![0.0; g.c_out.div_ceil(MR) * MR * k];
-    for (i, panel) in weights.chunks_exact_mut(MR * k).enumerate() {
-        for r in 0..MR.min(g.c_out - i * MR) {
-            let w_row = &weight[(i * MR + r) * k..(i * MR + r + 1) * k];
-            for (tap, &w) in w_row.iter().enumerate() {
-                panel[tap * MR + r] = w;
-            }
+    let (k, (kh, kw, c_in)) = (g.col_rows(), (g.kh, g.kw, g.c_in));
+    let mut weights = vec![0.0; g.c_out.div_ceil(NR) * k * NR];
+    for (o, w_o) in weight.chunks_exact(k).enumerate() {
+        for (index, &w) in w_o.iter().enumerate() {
+            let (c, i, j) = (index / (kh * kw), index / kw % kh, index % kw);
+            let tap = (i * kw + j) * c_in + c;
+            weights[(o / NR * k + tap) * NR + o % NR] = w;
         }
     }
-    let taps = (0..k)
-        .map(|tap| {
-            let (c, ki, kj) = (tap / (g.kh * g.kw), tap / g.kw % g.kh, tap % g.kw);
-            let (dy, dx) = ((ki * d.0) as isize - sp.0 as isize, (kj * d.1) as isize - sp.1 as isize);
-            Tap { plane: c * g.h * g.w, dy, dx }
-        })
-        .collect();
-    Packed { weights, taps }
+    Packed { weights, runs: runs(g) }
 }
 // ANCHOR_END: pack
 
-/// A run of output pixels inside one output row: block lanes
-/// `lane..lane + len` are pixels (oy, ox0…ox0 + len − 1).
-#[derive(Clone, Copy, Debug, Default)]
-struct Segment {
-    lane: usize,
-    oy: usize,
-    ox0: usize,
-    len: usize,
-}
-
-/// Splits the output pixels `p0..p0 + cols` at the ends of output rows.
-fn segments(g: &Geometry, p0: usize, cols: usize) -> ([Segment; NR], usize) {
-    let mut segments = [Segment::default(); NR];
-    let (mut count, mut lane) = (0, 0);
-    while lane < cols {
-        let (oy, ox0) = ((p0 + lane) / g.ow, (p0 + lane) % g.ow);
-        let len = (g.ow - ox0).min(cols - lane);
-        segments[count] = Segment { lane, oy, ox0, len };
-        (count, lane) = (count + 1, lane + len);
-    }
-    (segments, count)
-}
-
-// ANCHOR: unfold
-/// Unfolds `taps` for the pixels of `segments` from the image into `block`
-/// ([`NR`] floats per tap; lanes without a pixel or in the padding are 0):
-/// block[t, lane] = x[plane_t, oy·s + dy_t, ox·s + dx_t]. The portable
-/// version, used for horizontal strides > 1.
-fn unfold_block(image: &[f32], g: &Geometry, taps: &[Tap], segments: &[Segment], block: &mut [f32]) {
-    let (sy, sx) = g.cfg.stride;
-    for (tap, dst) in taps.iter().zip(block.chunks_exact_mut(NR)) {
-        dst.fill(0.0);
-        for seg in segments {
-            let iy = (seg.oy * sy) as isize + tap.dy;
-            if iy < 0 || iy >= g.h as isize {
-                continue;
-            }
-            let row = &image[tap.plane + iy as usize * g.w..tap.plane + (iy as usize + 1) * g.w];
-            for (l, v) in dst[seg.lane..seg.lane + seg.len].iter_mut().enumerate() {
-                let ix = ((seg.ox0 + l) * sx) as isize + tap.dx;
-                if ix >= 0 && ix < g.w as isize {
-                    *v = row[ix as usize];
-                }
-            }
-        }
-    }
-}
-// ANCHOR_END: unfold
-
-/// [`unfold_block`] for horizontal stride 1, where a segment's pixels read
-/// consecutive input columns: one masked vector load per 16 lanes, the mask
-/// leaving out the columns that fall into the padding (they are never read).
-///
-/// # Safety
-/// The CPU must support AVX-512F; the horizontal stride must be 1.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn unfold_block_stride1(image: &[f32], g: &Geometry, taps: &[Tap], segments: &[Segment], block: &mut [f32]) {
-    use std::arch::x86_64::*;
-    debug_assert_eq!(g.cfg.stride.1, 1);
-    let bits = |from: usize, to: usize| (((1u32 << to) - (1u32 << from)) & 0xffff) as u16;
-    for (tap, dst) in taps.iter().zip(block.chunks_exact_mut(NR)) {
-        let dst = dst.as_mut_ptr();
-        // SAFETY: dst holds NR = 32 floats.
-        unsafe {
-            _mm512_storeu_ps(dst, _mm512_setzero_ps());
-            _mm512_storeu_ps(dst.add(16), _mm512_setzero_ps());
-        }
-        for seg in segments {
-            let iy = (seg.oy * g.cfg.stride.0) as isize + tap.dy;
-            if iy < 0 || iy >= g.h as isize {
-                continue;
-            }
-            // lane l of the segment reads input column ix0 + l; valid for lo ≤ l < hi
-            let ix0 = seg.ox0 as isize + tap.dx;
-            let (lo, hi) = ((-ix0).max(0) as usize, ((g.w as isize - ix0).max(0) as usize).min(seg.len));
-            let src = image.as_ptr().wrapping_offset(tap.plane as isize + iy * g.w as isize + ix0);
-            for start in (0..seg.len).step_by(16) {
-                let (from, to) = (lo.clamp(start, start + 16) - start, hi.clamp(start, start + 16) - start);
-                if from < to {
-                    let mask = bits(from, to);
-                    // SAFETY: only the lanes in `mask` are touched: input
-                    // columns inside the row, block lanes inside the segment.
-                    unsafe {
-                        let v = _mm512_maskz_loadu_ps(mask, src.wrapping_add(start));
-                        _mm512_mask_storeu_ps(dst.add(seg.lane + start), mask, v);
-                    }
-                }
-            }
-        }
-    }
-}
-
 // ANCHOR: forward_image
-/// Y = W · im2col(x) for one image (`groups` must be 1). For each block of
-/// at most [`KC`] taps and each run of [`NR`] pixels, the block of columns
-/// is unfolded into `scratch` and every weight panel's block streams past
-/// it; the first tap block writes Y, the others add to it.
-pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, scratch: &mut [f32], y: &mut [f32]) {
+/// Y = W ⊛ x for one image (`groups` must be 1), `image` being scratch
+/// space from [`ChannelsLast::new`]: for each block of NR output channels
+/// and each tile of MR output pixels, the micro-kernel sums over all taps
+/// and the tile is written into Y's planes.
+pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, image: &mut ChannelsLast, y: &mut [f32]) {
     debug_assert_eq!(g.cfg.groups, 1);
+    image.fill(x, g);
     let (k, p) = (g.col_rows(), g.out_pixels());
-    let kc = k.div_ceil(k.div_ceil(KC)); // equal blocks: 288 taps as 2 × 144, not 256 + 32
-    for first_tap in (0..k).step_by(kc) {
-        let taps = kc.min(k - first_tap);
-        for p0 in (0..p).step_by(NR) {
-            let cols = NR.min(p - p0);
-            let (segments, count) = segments(g, p0, cols);
-            let (tap_list, block) = (&packed.taps[first_tap..first_tap + taps], &mut scratch[..taps * NR]);
+    let row_step = g.cfg.dilation.0 * image.row;
+    for (block, weights) in packed.weights.chunks_exact(k * NR).enumerate() {
+        let channels = NR.min(g.c_out - block * NR);
+        for q0 in (0..p).step_by(MR) {
+            let pixels = MR.min(p - q0);
+            // a short last tile repeats its last pixel; only `pixels` are written
+            let corners = std::array::from_fn(|r| image.corner(q0 + r.min(pixels - 1), g));
+            let mut tile = [[0.0; NR]; MR];
+            // SAFETY: `available()` was checked by the caller; every
+            // receptive field lies inside the padded image (the output size
+            // was computed from it) and `weights` holds k·NR floats.
             #[cfg(target_arch = "x86_64")]
-            if g.cfg.stride.1 == 1 {
-                // SAFETY: `available()` was checked by the caller; stride is 1.
-                unsafe { unfold_block_stride1(x, g, tap_list, &segments[..count], block) }
-            } else {
-                unfold_block(x, g, tap_list, &segments[..count], block)
-            }
-            for (i, weight_panel) in packed.weights.chunks_exact(k * MR).enumerate() {
-                let rows = MR.min(g.c_out - i * MR);
-                let weight_block = &weight_panel[first_tap * MR..(first_tap + taps) * MR];
-                let out = &mut y[i * MR * p + p0..];
-                // SAFETY: `available()` was checked by the caller; the blocks
-                // hold taps·MR and taps·NR floats; `out` has `rows` rows of
-                // stride p with at least `cols` floats each.
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    kernel_8x32(taps, weight_block, block, out, p, rows, cols, first_tap > 0)
-                };
+            unsafe {
+                forward_kernel(weights, &image.data, &corners, &packed.runs, g.kh, row_step, &mut tile)
+            };
+            for (o, plane) in y[block * NR * p..].chunks_mut(p).take(channels).enumerate() {
+                plane[q0..q0 + pixels].iter_mut().zip(&tile).for_each(|(v, t)| *v = t[o]);
             }
         }
     }
@@ -226,124 +161,232 @@ pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, scratch: &
 // ANCHOR_END: forward_image
 
 // ANCHOR: kernel
-/// C[r, q] (+)= Σ_t A[t, r] · B[t, q] for an MR × NR tile, of which the
-/// first `rows` × `cols` are written to `c` (row stride `ldc`); with
-/// `accumulate` the tile is added to what `c` holds.
+/// tile[r, o] = Σ over taps t of x_r[t] · w[t, o] for MR pixels r (their
+/// receptive fields start at `corners[r]` in `image`; kernel row i is
+/// `i·row_step` further) and NR output channels o.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `a` holds k·MR floats, `b` k·NR, and `c`
-/// reaches `(rows − 1)·ldc + cols` floats.
+/// The CPU must support AVX-512F; `w` holds (number of taps)·NR floats and
+/// every pixel's receptive field lies inside `image`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_8x32(
-    k: usize,
-    a: &[f32],
-    b: &[f32],
-    c: &mut [f32],
-    ldc: usize,
-    rows: usize,
-    cols: usize,
-    accumulate: bool,
+unsafe fn forward_kernel(
+    w: &[f32],
+    image: &[f32],
+    corners: &[usize; MR],
+    runs: &[Run],
+    kh: usize,
+    row_step: usize,
+    tile: &mut [[f32; NR]; MR],
 ) {
     use std::arch::x86_64::*;
-    debug_assert!(a.len() >= k * MR && b.len() >= k * NR && c.len() >= (rows - 1) * ldc + cols);
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    let (a, b) = (a.as_ptr(), b.as_ptr());
-    for t in 0..k {
-        // SAFETY: t < k, so both loads and all broadcasts stay inside the panels.
-        let (b_lo, b_hi) = unsafe { (_mm512_loadu_ps(b.add(t * NR)), _mm512_loadu_ps(b.add(t * NR + 16))) };
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            let a_r = _mm512_set1_ps(unsafe { *a.add(t * MR + r) });
-            acc_r[0] = _mm512_fmadd_ps(a_r, b_lo, acc_r[0]);
-            acc_r[1] = _mm512_fmadd_ps(a_r, b_hi, acc_r[1]);
+    let mut w = w.as_ptr();
+    for i in 0..kh {
+        for run in runs {
+            let x: [*const f32; MR] =
+                std::array::from_fn(|r| image.as_ptr().wrapping_add(corners[r] + i * row_step + run.offset));
+            for t in 0..run.len {
+                // SAFETY: the caller guarantees the weights and receptive fields are in bounds.
+                unsafe {
+                    let (w_lo, w_hi) = (_mm512_loadu_ps(w), _mm512_loadu_ps(w.add(16)));
+                    w = w.add(NR);
+                    for (r, acc_r) in acc.iter_mut().enumerate() {
+                        let x_r = _mm512_set1_ps(*x[r].add(t));
+                        acc_r[0] = _mm512_fmadd_ps(x_r, w_lo, acc_r[0]);
+                        acc_r[1] = _mm512_fmadd_ps(x_r, w_hi, acc_r[1]);
+                    }
+                }
+            }
         }
     }
-    // Masked stores write only the `cols` valid pixels of each valid row.
-    let lanes = |n: usize| if n >= 16 { u16::MAX } else { (1u16 << n) - 1 };
-    let (mask_lo, mask_hi) = (lanes(cols), lanes(cols.saturating_sub(16)));
-    let c = c.as_mut_ptr();
-    for (r, acc_r) in acc.iter().enumerate().take(rows) {
-        let (lo, hi) = (c.wrapping_add(r * ldc), c.wrapping_add(r * ldc + 16));
-        // SAFETY: masked-off lanes are not accessed; valid lanes are inside `c`.
+    for (acc_r, tile_r) in acc.iter().zip(tile.iter_mut()) {
+        // SAFETY: each tile row holds NR = 32 floats.
         unsafe {
-            let (mut sum_lo, mut sum_hi) = (acc_r[0], acc_r[1]);
-            if accumulate {
-                sum_lo = _mm512_add_ps(sum_lo, _mm512_maskz_loadu_ps(mask_lo, lo));
-                sum_hi = _mm512_add_ps(sum_hi, _mm512_maskz_loadu_ps(mask_hi, hi));
-            }
-            _mm512_mask_storeu_ps(lo, mask_lo, sum_lo);
-            _mm512_mask_storeu_ps(hi, mask_hi, sum_hi);
+            _mm512_storeu_ps(tile_r.as_mut_ptr(), acc_r[0]);
+            _mm512_storeu_ps(tile_r.as_mut_ptr().add(16), acc_r[1]);
         }
     }
 }
 // ANCHOR_END: kernel
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ops::conv::{im2col_row, Conv2dConfig};
+// ANCHOR: weight_grad
+/// Buffers for the weight gradient ∂L/∂W of one chunk of images:
+///
+///   ∂L/∂W[o, c, i, j] = Σₙ Σ_{y,x} ∂L/∂Y[n, o, y, x] · x[n, c, y·s + i·d − p, x·s + j·d − p].
+///
+/// The forward micro-kernel's shape with the roles changed: the sum runs
+/// over output pixels; for each, 8 output channels of ∂L/∂Y are broadcast
+/// (packed pixel by pixel once per image) and the pixel's 32 consecutive
+/// (j, c) pairs of kernel row i are loaded from the channels-last image.
+pub(crate) struct WeightGrad {
+    /// The image, channels last, with its zero border.
+    image: ChannelsLast,
+    /// ∂L/∂Y of the image in panels of [`MR`] channels, pixel by pixel.
+    dy_panels: Vec<f32>,
+    /// The gradient summed so far, in kernel-row order: [o][i][j·C + c].
+    sum: Vec<f32>,
+    runs: Vec<Run>,
+}
 
-    /// Both unfolding paths agree with im2col on every small geometry, lane for lane.
-    #[test]
-    fn unfolded_blocks_equal_im2col() {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512F");
-            return;
+impl WeightGrad {
+    /// Zeroed buffers for convolutions of geometry `g` (`groups` must be 1).
+    pub(crate) fn new(g: &Geometry) -> Self {
+        debug_assert_eq!(g.cfg.groups, 1);
+        WeightGrad {
+            image: ChannelsLast::new(g),
+            dy_panels: vec![0.0; g.c_out.div_ceil(MR) * MR * g.out_pixels()],
+            sum: vec![0.0; g.c_out * g.kh * g.kw * g.c_in],
+            runs: runs(g),
         }
-        for (h, w, k, s, pad, d) in geometries(&[1, 3, 7, 9, 33], &[1, 2, 3], &[1, 2], &[0, 1, 2], &[1, 2]) {
-            let cfg = Conv2dConfig::default().stride(s).padding(pad).dilation(d);
-            let fits = |n| crate::ops::conv::conv_output_size(n, k, s, pad, d).is_some();
-            if !(fits(h) && fits(w)) {
-                continue;
-            }
-            let g = Geometry::new(&[1, 2, h, w], &[3, 2, k, k], cfg);
-            let image: Vec<f32> = (0..2 * h * w).map(|i| i as f32 + 1.0).collect();
-            let packed = pack(&[0.0; 3 * 2 * 9][..3 * 2 * k * k], &g);
-            let (kk, p) = (g.col_rows(), g.out_pixels());
-            let mut line = vec![0.0; p];
-            for p0 in (0..p).step_by(NR) {
-                let cols = NR.min(p - p0);
-                let (segs, count) = segments(&g, p0, cols);
-                let mut portable = vec![f32::NAN; kk * NR];
-                unfold_block(&image, &g, &packed.taps, &segs[..count], &mut portable);
-                for tap in 0..kk {
-                    im2col_row(&image, &g, tap, &mut line);
-                    let mut expected = line[p0..p0 + cols].to_vec();
-                    expected.resize(NR, 0.0);
-                    assert_eq!(portable[tap * NR..(tap + 1) * NR], expected[..], "{g:?} tap {tap} p0 {p0}");
-                }
-                if s == 1 {
-                    let mut fast = vec![f32::NAN; kk * NR];
-                    unsafe { unfold_block_stride1(&image, &g, &packed.taps, &segs[..count], &mut fast) };
-                    assert_eq!(fast, portable, "{g:?} p0 {p0}");
+    }
+
+    /// Adds image `x`'s contribution, given its ∂L/∂Y `dy`.
+    pub(crate) fn add_image(&mut self, x: &[f32], dy: &[f32], g: &Geometry) {
+        self.image.fill(x, g);
+        let (p, row) = (g.out_pixels(), self.image.row);
+        for (o, plane) in dy.chunks_exact(p).enumerate() {
+            let panel = &mut self.dy_panels[o / MR * MR * p..];
+            panel.iter_mut().skip(o % MR).step_by(MR).zip(plane).for_each(|(dst, &v)| *dst = v);
+        }
+        let ((sy, sx), (dh, _)) = (g.cfg.stride, g.cfg.dilation);
+        let ldc = g.kh * g.kw * g.c_in;
+        for (panel_index, panel) in self.dy_panels.chunks_exact(MR * p).enumerate() {
+            let rows = MR.min(g.c_out - panel_index * MR);
+            for i in 0..g.kh {
+                let top = &self.image.data[i * dh * row..];
+                for &Run { first, len, offset } in &self.runs {
+                    for b0 in (0..len).step_by(NR) {
+                        let out = &mut self.sum[panel_index * MR * ldc + i * g.kw * g.c_in + first + b0..];
+                        let pixels = PixelWalk { rows: g.oh, cols: g.ow, row_step: sy * row, col_step: sx * g.c_in };
+                        // SAFETY: `available()` was checked by the caller; the
+                        // walk stays inside `padded` (the output size was
+                        // computed from the padded input), and `out` holds
+                        // `rows` rows of stride ldc.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            kernel_8x32_over_pixels(
+                                panel,
+                                &top[offset + b0..],
+                                pixels,
+                                out,
+                                ldc,
+                                rows,
+                                NR.min(len - b0),
+                            )
+                        };
+                    }
                 }
             }
         }
     }
 
-    /// All combinations of the listed sizes, kernels, strides, paddings and dilations (square images and w + 2).
-    fn geometries(
-        sizes: &[usize],
-        kernels: &[usize],
-        strides: &[usize],
-        pads: &[usize],
-        dils: &[usize],
-    ) -> Vec<(usize, usize, usize, usize, usize, usize)> {
-        let mut all = vec![];
-        for &h in sizes {
-            for w in [h, h + 2] {
-                for &k in kernels {
-                    for &s in strides {
-                        for &p in pads {
-                            for &d in dils {
-                                all.push((h, w, k, s, p, d));
-                            }
-                        }
+    /// Writes the summed gradient into `dw` in the weights' [o][c][i][j] order.
+    pub(crate) fn write_to(&self, g: &Geometry, dw: &mut [f32]) {
+        let (taps, c_in) = (g.kh * g.kw, g.c_in);
+        for (o, sum_o) in self.sum.chunks_exact(taps * c_in).enumerate() {
+            for (tap, run) in sum_o.chunks_exact(c_in).enumerate() {
+                for (c, &v) in run.iter().enumerate() {
+                    dw[(o * c_in + c) * taps + tap] = v;
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: weight_grad
+
+/// The output pixels a weight-gradient tile sums over, as steps through the
+/// padded image: `rows` × `cols` pixels, `row_step` floats from one output
+/// row to the next and `col_step` from one pixel to the next.
+#[derive(Clone, Copy, Debug)]
+struct PixelWalk {
+    rows: usize,
+    cols: usize,
+    row_step: usize,
+    col_step: usize,
+}
+
+/// C[r, q] += Σ over pixels π of A[π, r] · B(π)[q] for an MR × NR tile:
+/// A is a panel of ∂L/∂Y (MR floats per pixel), B(π) the 32 floats at
+/// `b + row·row_step + col·col_step` of which the first `width` are read.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `a` holds MR floats per pixel of the
+/// walk, `b` reaches every pixel's `width` floats, `c` reaches
+/// `(rows − 1)·ldc + width` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel_8x32_over_pixels(
+    a: &[f32],
+    b: &[f32],
+    walk: PixelWalk,
+    c: &mut [f32],
+    ldc: usize,
+    rows: usize,
+    width: usize,
+) {
+    use std::arch::x86_64::*;
+    let last = (walk.rows - 1) * walk.row_step + (walk.cols - 1) * walk.col_step;
+    debug_assert!(a.len() >= walk.rows * walk.cols * MR && b.len() >= last + width);
+    debug_assert!(c.len() >= (rows - 1) * ldc + width);
+    let lanes = |n: usize| if n >= 16 { u16::MAX } else { (1u16 << n) - 1 };
+    let (mask_lo, mask_hi) = (lanes(width), lanes(width.saturating_sub(16)));
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let (mut a, b) = (a.as_ptr(), b.as_ptr());
+    for y in 0..walk.rows {
+        let b_row = b.wrapping_add(y * walk.row_step);
+        for x in 0..walk.cols {
+            let b_px = b_row.wrapping_add(x * walk.col_step);
+            // SAFETY: masked-off lanes are not read; the pixel's valid floats
+            // and its MR floats of A are inside the slices (checked above).
+            unsafe {
+                let b_lo = _mm512_maskz_loadu_ps(mask_lo, b_px);
+                let b_hi = _mm512_maskz_loadu_ps(mask_hi, b_px.wrapping_add(16));
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let a_r = _mm512_set1_ps(*a.add(r));
+                    acc_r[0] = _mm512_fmadd_ps(a_r, b_lo, acc_r[0]);
+                    acc_r[1] = _mm512_fmadd_ps(a_r, b_hi, acc_r[1]);
+                }
+                a = a.add(MR);
+            }
+        }
+    }
+    let c = c.as_mut_ptr();
+    for (r, acc_r) in acc.iter().enumerate().take(rows) {
+        let (lo, hi) = (c.wrapping_add(r * ldc), c.wrapping_add(r * ldc + 16));
+        // SAFETY: masked-off lanes are not accessed; valid lanes are inside `c`.
+        unsafe {
+            _mm512_mask_storeu_ps(lo, mask_lo, _mm512_add_ps(acc_r[0], _mm512_maskz_loadu_ps(mask_lo, lo)));
+            _mm512_mask_storeu_ps(hi, mask_hi, _mm512_add_ps(acc_r[1], _mm512_maskz_loadu_ps(mask_hi, hi)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conv::Conv2dConfig;
+
+    /// The channels-last copy holds x[c, r − p, q − p] inside and zeros in the border.
+    #[test]
+    fn channels_last_copy_is_the_padded_image() {
+        for (c_in, h, w, pad) in [(1, 1, 1, 0), (3, 4, 5, 1), (5, 3, 2, 3), (16, 8, 8, 2)] {
+            let g = Geometry::new(&[1, c_in, h, w], &[1, c_in, 1, 1], Conv2dConfig::default().padding(pad));
+            let x: Vec<f32> = (0..c_in * h * w).map(|i| i as f32 + 1.0).collect();
+            let mut image = ChannelsLast::new(&g);
+            image.fill(&x, &g);
+            image.fill(&x, &g); // filling twice changes nothing
+            let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+            assert_eq!(image.data.len(), hp * wp * c_in);
+            for r in 0..hp {
+                for q in 0..wp {
+                    for c in 0..c_in {
+                        let inside = (pad..pad + h).contains(&r) && (pad..pad + w).contains(&q);
+                        let expected = if inside { x[(c * h + r - pad) * w + q - pad] } else { 0.0 };
+                        assert_eq!(image.data[(r * wp + q) * c_in + c], expected, "{g:?} at {r},{q},{c}");
                     }
                 }
             }
         }
-        all
     }
 }

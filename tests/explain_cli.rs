@@ -96,3 +96,39 @@ fn cam_refuses_vgg_fc_by_name() {
     let (code, _, stderr) = cli(&["explain", "--run", &run, "--method", "gradcam", "--out", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// SIGTERM (what a job scheduler or `kill` sends) stops `cnnlab train` like
+/// Ctrl-C: the step finishes, `last.safetensors` is saved, the exit code is
+/// 130, and `--resume` continues the run to the end.
+#[cfg(unix)]
+#[test]
+fn sigterm_saves_a_checkpoint_that_resume_continues() {
+    let dir = scratch("sigterm");
+    let run = dir.join("run");
+    let run_arg = run.to_str().unwrap();
+    let args = ["train", "--epochs", "2", "--limit", "500", "--val", "100", "--batch", "32", "--out", run_arg];
+    let child = Command::new(env!("CARGO_BIN_EXE_cnnlab"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // config.json is written after the handler is installed, before the first step
+    let started = std::time::Instant::now();
+    while !run.join("config.json").exists() {
+        assert!(started.elapsed().as_secs() < 60, "training never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("interrupted in epoch"), "{stdout}");
+    assert!(run.join("last.safetensors").exists());
+    let (code, stdout, stderr) = cli(&["train", "--resume", "--out", run_arg]);
+    assert_eq!(code, 0, "resume failed: {stderr}");
+    assert!(stdout.contains("done"), "{stdout}");
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "one line per epoch: {metrics}");
+}

@@ -9,7 +9,8 @@ use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set by Ctrl-C; a second Ctrl-C exits at once.
+/// Set by Ctrl-C (SIGINT), or by SIGTERM or SIGHUP (a job scheduler's or a
+/// closing terminal's stop); a second signal exits at once.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn install_ctrlc() {
@@ -17,7 +18,7 @@ fn install_ctrlc() {
         if STOP.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nCtrl-C: saving a checkpoint after this step (press again to quit at once)");
+        eprintln!("\nstopping: saving a checkpoint after this step (Ctrl-C again to quit at once)");
     });
 }
 
@@ -25,7 +26,7 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
     TrainConfig {
         data: args.data.clone(),
         model: args.model.name().into(),
-        epochs: args.epochs,
+        epochs: args.epochs.unwrap_or(10),
         batch: args.batch,
         lr: args.lr,
         optimizer: args.optimizer.clone(),
@@ -45,7 +46,7 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     let run = RunDir::new(&args.out);
     let cfg = if args.resume {
         let mut saved = run.config()?;
-        saved.epochs = saved.epochs.max(args.epochs); // resuming may extend a run
+        saved.epochs = saved.epochs.max(args.epochs.unwrap_or(0)); // resuming may extend a run
         saved
     } else {
         config_from(&args)

@@ -30,9 +30,10 @@ pub struct TrainArgs {
     /// smallcnn, smallcnn-gmp, resnet20 or vgg-fc.
     #[arg(long, default_value = "smallcnn", value_parser = parse::<Arch>)]
     pub model: Arch,
-    /// Passes over the training images.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
+    /// Passes over the training images [default: 10; with --resume, the run's
+    /// own number, and a larger one extends the run].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Images per step (at least 2).
     #[arg(long, default_value_t = 128)]
     pub batch: usize,

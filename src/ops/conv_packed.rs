@@ -140,71 +140,94 @@ pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, image: &mu
     let row_step = g.cfg.dilation.0 * image.row;
     for (block, weights) in packed.weights.chunks_exact(k * NR).enumerate() {
         let channels = NR.min(g.c_out - block * NR);
-        for q0 in (0..p).step_by(MR) {
-            let pixels = MR.min(p - q0);
-            // a short last tile repeats its last pixel; only `pixels` are written
-            let corners = std::array::from_fn(|r| image.corner(q0 + r.min(pixels - 1), g));
-            let mut tile = [[0.0; NR]; MR];
-            // SAFETY: `available()` was checked by the caller; every
-            // receptive field lies inside the padded image (the output size
-            // was computed from it) and `weights` holds k·NR floats.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                forward_kernel(weights, &image.data, &corners, &packed.runs, g.kh, row_step, &mut tile)
-            };
-            for (o, plane) in y[block * NR * p..].chunks_mut(p).take(channels).enumerate() {
-                plane[q0..q0 + pixels].iter_mut().zip(&tile).for_each(|(v, t)| *v = t[o]);
-            }
+        let planes = &mut y[block * NR * p..];
+        // a block of at most 16 channels (a 16-channel layer, or the last
+        // block) would waste half of an 8 × 32 tile: use 16 pixels × 16
+        if channels > 16 {
+            forward_block::<8, 2>(weights, packed, g, image, row_step, channels, planes);
+        } else {
+            forward_block::<16, 1>(weights, packed, g, image, row_step, channels, planes);
+        }
+    }
+}
+
+/// The output planes of one block of `channels` ≤ 16·V output channels, in
+/// tiles of P pixels × 16·V channels (P·V = 16 vector registers).
+#[allow(clippy::too_many_arguments)]
+fn forward_block<const P: usize, const V: usize>(
+    weights: &[f32],
+    packed: &Packed,
+    g: &Geometry,
+    image: &ChannelsLast,
+    row_step: usize,
+    channels: usize,
+    planes: &mut [f32],
+) {
+    let p = g.out_pixels();
+    for q0 in (0..p).step_by(P) {
+        let pixels = P.min(p - q0);
+        // a short last tile repeats its last pixel; only `pixels` are written
+        let corners = std::array::from_fn(|r| image.corner(q0 + r.min(pixels - 1), g));
+        let mut tile = [[[0.0; 16]; V]; P];
+        // SAFETY: `available()` was checked by the caller; every receptive
+        // field lies inside the padded image (the output size was computed
+        // from it) and `weights` holds k·NR floats.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            forward_kernel::<P, V>(weights, &image.data, &corners, &packed.runs, g.kh, row_step, &mut tile)
+        };
+        for (o, plane) in planes.chunks_mut(p).take(channels).enumerate() {
+            plane[q0..q0 + pixels].iter_mut().zip(&tile).for_each(|(v, t)| *v = t[o / 16][o % 16]);
         }
     }
 }
 // ANCHOR_END: forward_image
 
 // ANCHOR: kernel
-/// tile[r, o] = Σ over taps t of x_r[t] · w[t, o] for MR pixels r (their
+/// tile[r, o] = Σ over taps t of x_r[t] · w[t, o] for P pixels r (their
 /// receptive fields start at `corners[r]` in `image`; kernel row i is
-/// `i·row_step` further) and NR output channels o.
+/// `i·row_step` further) and 16·V output channels o; taps are NR weights apart.
 ///
 /// # Safety
 /// The CPU must support AVX-512F; `w` holds (number of taps)·NR floats and
 /// every pixel's receptive field lies inside `image`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn forward_kernel(
+unsafe fn forward_kernel<const P: usize, const V: usize>(
     w: &[f32],
     image: &[f32],
-    corners: &[usize; MR],
+    corners: &[usize; P],
     runs: &[Run],
     kh: usize,
     row_step: usize,
-    tile: &mut [[f32; NR]; MR],
+    tile: &mut [[[f32; 16]; V]; P],
 ) {
     use std::arch::x86_64::*;
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let mut acc = [[_mm512_setzero_ps(); V]; P];
     let mut w = w.as_ptr();
     for i in 0..kh {
         for run in runs {
-            let x: [*const f32; MR] =
+            let x: [*const f32; P] =
                 std::array::from_fn(|r| image.as_ptr().wrapping_add(corners[r] + i * row_step + run.offset));
             for t in 0..run.len {
                 // SAFETY: the caller guarantees the weights and receptive fields are in bounds.
                 unsafe {
-                    let (w_lo, w_hi) = (_mm512_loadu_ps(w), _mm512_loadu_ps(w.add(16)));
+                    let w_t: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(w.add(16 * v)));
                     w = w.add(NR);
                     for (r, acc_r) in acc.iter_mut().enumerate() {
                         let x_r = _mm512_set1_ps(*x[r].add(t));
-                        acc_r[0] = _mm512_fmadd_ps(x_r, w_lo, acc_r[0]);
-                        acc_r[1] = _mm512_fmadd_ps(x_r, w_hi, acc_r[1]);
+                        for (acc_rv, &w_v) in acc_r.iter_mut().zip(&w_t) {
+                            *acc_rv = _mm512_fmadd_ps(x_r, w_v, *acc_rv);
+                        }
                     }
                 }
             }
         }
     }
     for (acc_r, tile_r) in acc.iter().zip(tile.iter_mut()) {
-        // SAFETY: each tile row holds NR = 32 floats.
-        unsafe {
-            _mm512_storeu_ps(tile_r.as_mut_ptr(), acc_r[0]);
-            _mm512_storeu_ps(tile_r.as_mut_ptr().add(16), acc_r[1]);
+        for (&acc_rv, tile_rv) in acc_r.iter().zip(tile_r.iter_mut()) {
+            // SAFETY: each tile entry holds 16 floats.
+            unsafe { _mm512_storeu_ps(tile_rv.as_mut_ptr(), acc_rv) };
         }
     }
 }

@@ -234,6 +234,21 @@ fn batch_norm_train_normalises_and_eval_uses_running_statistics() {
     assert!(close(one_image.data(), &expected, 1e-12));
 }
 
+/// The one-pass batch statistics keep σ² exact when the mean is far larger
+/// than the spread: values 10⁹ + {−1, 0, 1, 2} have μ = 10⁹ + 0.5 and
+/// σ² = 1.25, where E[x²] − μ² in f64 (x² ≈ 10¹⁸, spacing 128) is garbage.
+#[test]
+fn batch_norm_variance_survives_a_large_mean() {
+    let data: Vec<f64> = [-1.0, 0.0, 1.0, 2.0].iter().cycle().take(2 * 2 * 16).map(|d| 1e9 + d).collect();
+    let x = Tensor::<f64>::from_vec(data, &[2, 2, 4, 4]);
+    let (y, stats) = x.batch_norm_train(&Tensor::ones(&[2]), &Tensor::zeros(&[2]), 0.0);
+    for c in 0..2 {
+        assert_eq!((stats.mean[c], stats.var[c]), (1e9 + 0.5, 1.25), "channel {c}");
+    }
+    let expected: Vec<f64> = [-1.5, -0.5, 0.5, 1.5].iter().map(|d| d / 1.25f64.sqrt()).collect();
+    assert!(close(y.data(), &expected.repeat(16), 1e-9));
+}
+
 #[test]
 fn gradients_of_inner_tensors_and_reuse() {
     let x = Tensor::<f64>::from_vec(vec![1.0, -2.0, 3.0], &[3]).with_grad();

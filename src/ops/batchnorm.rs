@@ -107,6 +107,29 @@ fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f64)) ->
 }
 // ANCHOR_END: lane_sums
 
+// ANCHOR: moments
+/// μ and σ² (biased) of every channel in one pass over the batch. Summing
+/// x and x² and using σ² = E[x²] − μ² would lose every digit of σ² when
+/// |μ| ≫ σ; summing the shifted values dᵢ = xᵢ − K with K one of the
+/// channel's own values (so K is within a few σ of μ) keeps them:
+/// μ = K + Σd/m,  σ² = Σd²/m − (Σd/m)², in f64.
+fn mean_and_variance<E: Element>(x: &[E], dims: (usize, usize, usize)) -> (Vec<f64>, Vec<f64>) {
+    let (n, _, l) = dims;
+    let m = (n * l) as f64;
+    let shift = |ch: usize| x.get(ch * l).map_or(0.0, |v| v.to_f64()); // image 0's first value of channel ch
+    let sums = channel_sums(dims, |ch, plane| {
+        let k = shift(ch);
+        lane_sums(&x[plane.clone()], &x[plane], |v, _| {
+            let d = v.to_f64() - k;
+            (d, d * d)
+        })
+    });
+    let moments =
+        sums.iter().enumerate().map(|(ch, &(s1, s2))| (shift(ch) + s1 / m, (s2 / m - (s1 / m).powi(2)).max(0.0)));
+    moments.unzip()
+}
+// ANCHOR_END: moments
+
 /// ∂L/∂γ = Σ ∂L/∂y·x̂ and ∂L/∂β = Σ ∂L/∂y per channel, from the sums (Σ ∂L/∂y, Σ ∂L/∂y·x̂).
 fn gamma_beta_grads<E: Element>(sums: &[(f64, f64)]) -> [Option<Tensor<E>>; 2] {
     let c = sums.len();
@@ -157,12 +180,7 @@ impl<E: Element> Tensor<E> {
         check_params(name, c, gamma, beta);
         let m = (n * l) as f64;
         let x = self.data.clone();
-        let sums = channel_sums(dims, |_, plane| lane_sums(&x[plane.clone()], &x[plane], |v, _| (v.to_f64(), 0.0)));
-        let mean: Vec<f64> = sums.iter().map(|s| s.0 / m).collect();
-        let sq = channel_sums(dims, |ch, plane| {
-            lane_sums(&x[plane.clone()], &x[plane], |v, _| ((v.to_f64() - mean[ch]).powi(2), 0.0))
-        });
-        let var: Vec<f64> = sq.iter().map(|s| s.0 / m).collect();
+        let (mean, var) = mean_and_variance(&x, dims);
         let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
         let (g, b) = (gamma.data.clone(), beta.data.clone());
         // per channel in the element type: y = (x − μ)·k + β with k = γ/√(σ² + ε)

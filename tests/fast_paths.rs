@@ -34,6 +34,8 @@ fn f32_convolution_matches_f64_on_awkward_geometries() {
         (1, 3, 40, 41, 33, 5, 1, 2, 1),
         (10, 33, 6, 7, 16, 3, 1, 1, 1), // two chunks of images; 99 (j, c) pairs per kernel row
         (2, 20, 9, 9, 12, 3, 2, 1, 2),  // stride and dilation: one run of 20 channels per j
+        (2, 8, 4, 3, 5, 3, 1, 3, 1),    // padding wider than the kernel, 24 pairs per kernel row
+        (1, 4, 12, 13, 9, 5, 1, 2, 1),  // 5×5 kernel, 20 pairs per kernel row
     ];
     for (n, c, h, w, o, k, s, p, d) in cases {
         let x = Tensor::<f64>::randn(&[n, c, h, w], &mut rng);

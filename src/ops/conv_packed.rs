@@ -117,11 +117,18 @@ pub(crate) struct Packed {
 pub(crate) fn pack(weight: &[f32], g: &Geometry) -> Packed {
     let (k, (kh, kw, c_in)) = (g.col_rows(), (g.kh, g.kw, g.c_in));
     let mut weights = vec![0.0; g.c_out.div_ceil(NR) * k * NR];
-    for (o, w_o) in weight.chunks_exact(k).enumerate() {
-        for (index, &w) in w_o.iter().enumerate() {
-            let (c, i, j) = (index / (kh * kw), index / kw % kh, index % kw);
-            let tap = (i * kw + j) * c_in + c;
-            weights[(o / NR * k + tap) * NR + o % NR] = w;
+    // written in order (reading W with a stride keeps ~NR lines in cache;
+    // writing with one would touch a new cache line for every weight)
+    for (b, block) in weights.chunks_exact_mut(k * NR).enumerate() {
+        let lanes = NR.min(g.c_out - b * NR);
+        let mut taps = block.chunks_exact_mut(NR); // tap (i, j, c) = (i·kw + j)·C + c
+        for ij in 0..kh * kw {
+            for c in 0..c_in {
+                let tap = taps.next().expect("k = kh·kw·C taps per block");
+                for (lane, w) in tap[..lanes].iter_mut().enumerate() {
+                    *w = weight[((b * NR + lane) * c_in + c) * kh * kw + ij];
+                }
+            }
         }
     }
     Packed { weights, runs: runs(g) }

@@ -2,14 +2,23 @@
 //!
 //! Run on a quiet machine: cargo run --release --example 10_performance
 //! Writes book/src/figures/throughput.png (batch on a log axis) and prints the table the chapter quotes.
+//! With `-- layers`: the per-layer convolution table instead (forward, ∂L/∂W, ∂L/∂x of smallcnn's six
+//! convolutions at batch 128; run it once more with CNNLAB_NO_PACKED=1 for the im2col column).
 
 use cnnlab::bench;
 use cnnlab::models::Arch;
 use cnnlab::viz::plot::LinePlot;
+use cnnlab::{Conv2dConfig, Tensor};
+use rand::{rngs::StdRng, SeedableRng};
 use std::path::Path;
+use std::time::Instant;
 
 fn main() -> Result<(), cnnlab::io::Error> {
     cnnlab::alloc::tune_allocator(); // as the cnnlab tool does
+    if std::env::args().nth(1).as_deref() == Some("layers") {
+        layer_table();
+        return Ok(());
+    }
     let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
     let batches = [1, 8, 32, 128];
     let mut plot = LinePlot::new("smallcnn on CIFAR-sized input", "images per batch", "images per second");
@@ -33,4 +42,38 @@ fn main() -> Result<(), cnnlab::io::Error> {
     cnnlab::io::save_png(&figures.join("throughput.png"), &plot.render(640, 420))?;
     println!("wrote {}", figures.join("throughput.png").display());
     Ok(())
+}
+
+/// The best of 25 runs of `f`, in milliseconds.
+fn best_ms(mut f: impl FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..25 {
+        let started = Instant::now();
+        f();
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    best * 1e3
+}
+
+/// Time and GFLOP/s of each of smallcnn's convolutions at batch 128: the
+/// forward pass (no graph), and each backward product on its own.
+fn layer_table() {
+    println!("| layer | forward | ∂L/∂W | ∂L/∂x |");
+    println!("|---|---|---|---|");
+    let layers = [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16), (64, 128, 8), (128, 128, 8)];
+    for (c_in, c_out, side) in layers {
+        let mut rng = StdRng::seed_from_u64(1);
+        let x = Tensor::<f32>::randn(&[128, c_in, side, side], &mut rng);
+        let w = Tensor::<f32>::randn(&[c_out, c_in, 3, 3], &mut rng);
+        let dy = Tensor::<f32>::randn(&[128, c_out, side, side], &mut rng);
+        let cfg = Conv2dConfig::default().padding(1);
+        let forward = cnnlab::no_grad(|| best_ms(|| drop(x.conv2d(&w, None, cfg))));
+        let only_dx = x.detach().with_grad().conv2d(&w, None, cfg); // graph whose only leaf is x
+        let dx = best_ms(|| drop(only_dx.backward_with(&dy)));
+        let only_dw = x.conv2d(&w.detach().with_grad(), None, cfg); // … whose only leaf is W
+        let dw = best_ms(|| drop(only_dw.backward_with(&dy)));
+        let gflop = 2.0 * 128.0 * (c_out * side * side * c_in * 9) as f64 / 1e9;
+        let cell = |ms: f64| format!("{ms:.1} ms, {:.0} GFLOP/s", gflop / ms * 1e3);
+        println!("| {c_in} → {c_out} at {side}×{side} | {} | {} | {} |", cell(forward), cell(dw), cell(dx));
+    }
 }

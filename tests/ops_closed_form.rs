@@ -301,3 +301,20 @@ fn conv_backward_is_bit_identical_on_one_and_two_threads() {
 fn shape_errors_name_the_op_and_shapes() {
     Tensor::<f32>::zeros(&[1, 3, 8, 8]).conv2d(&Tensor::zeros(&[4, 2, 3, 3]), None, Conv2dConfig::default());
 }
+
+/// broadcast_to repeats each value over the new axes, on the trailing-axes
+/// fast path ([N, C, 1, 1] → [N, C, H, W], as global average pooling's
+/// backward uses it) and on the general path.
+#[test]
+fn broadcast_to_repeats_values_over_new_axes() {
+    let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3, 1, 1]);
+    let y = x.broadcast_to(&[2, 3, 2, 2]);
+    let expected: Vec<f64> = (1..=6).flat_map(|v| [v as f64; 4]).collect();
+    assert_eq!(y.data(), &expected[..]);
+    let row = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]);
+    assert_eq!(row.broadcast_to(&[2, 3]).data(), &[1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+    let column = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2, 1, 1]);
+    assert_eq!(column.broadcast_to(&[2, 2, 2]).data(), &[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+    let middle = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2, 1, 1]).broadcast_to(&[2, 3, 1]);
+    assert_eq!(middle.data(), &[1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+}

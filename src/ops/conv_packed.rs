@@ -290,20 +290,12 @@ impl WeightGrad {
                         let out = &mut self.sum[panel_index * MR * ldc + i * g.kw * g.c_in + first + b0..];
                         let pixels = PixelWalk { rows: g.oh, cols: g.ow, row_step: sy * row, col_step: sx * g.c_in };
                         // SAFETY: `available()` was checked by the caller; the
-                        // walk stays inside `padded` (the output size was
-                        // computed from the padded input), and `out` holds
-                        // `rows` rows of stride ldc.
+                        // walk stays inside the channels-last image (the output
+                        // size was computed from the padded input), and `out`
+                        // holds `rows` rows of stride ldc.
                         #[cfg(target_arch = "x86_64")]
                         unsafe {
-                            kernel_8x32_over_pixels(
-                                panel,
-                                &top[offset + b0..],
-                                pixels,
-                                out,
-                                ldc,
-                                rows,
-                                NR.min(len - b0),
-                            )
+                            weight_grad_kernel(panel, &top[offset + b0..], pixels, out, ldc, rows, NR.min(len - b0))
                         };
                     }
                 }
@@ -346,7 +338,7 @@ struct PixelWalk {
 /// `(rows − 1)·ldc + width` floats.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel_8x32_over_pixels(
+unsafe fn weight_grad_kernel(
     a: &[f32],
     b: &[f32],
     walk: PixelWalk,

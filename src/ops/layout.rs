@@ -67,9 +67,20 @@ impl<E: Element> Tensor<E> {
         }
         let target = broadcast_shapes("broadcast_to", &self.shape, shape);
         assert_eq!(target, shape, "broadcast_to: shape {:?} does not broadcast to {shape:?}", self.shape);
-        let strides = broadcast_strides(&self.shape, shape);
-        let mut out = Vec::with_capacity(numel(shape));
-        for_each_offset2(shape, &strides, &strides, |i, _| out.push(self.data[i]));
+        let out = match trailing_run(&self.shape, shape) {
+            // only trailing axes grow ([N, C, 1, 1] → [N, C, H, W]): each value fills one run
+            Some(run) => {
+                let mut out = Vec::with_capacity(numel(shape));
+                self.data.iter().for_each(|&v| out.resize(out.len() + run, v));
+                out
+            }
+            None => {
+                let strides = broadcast_strides(&self.shape, shape);
+                let mut out = Vec::with_capacity(numel(shape));
+                for_each_offset2(shape, &strides, &strides, |i, _| out.push(self.data[i]));
+                out
+            }
+        };
         let input_shape = self.shape.clone();
         Tensor::from_op("broadcast_to", out, shape, &[self], move |g| vec![Some(g.sum_to(&input_shape))])
     }
@@ -158,4 +169,15 @@ impl Blocks {
     fn offset(&self, outer: usize, index: usize) -> usize {
         (outer * self.axis_len + index) * self.inner
     }
+}
+
+/// When broadcasting `from` to `to` only repeats trailing axes (`from` =
+/// `to` with its last axes set to 1), the length of the run each value of
+/// `from` fills; `None` otherwise.
+fn trailing_run(from: &[usize], to: &[usize]) -> Option<usize> {
+    if from.len() != to.len() {
+        return None;
+    }
+    let same = from.iter().zip(to).take_while(|(a, b)| a == b).count();
+    from[same..].iter().all(|&d| d == 1).then(|| to[same..].iter().product())
 }

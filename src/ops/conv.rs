@@ -8,6 +8,10 @@
 //! * input grad:     ∂L/∂x = col2im(Wᵀ · ∂L/∂Y)   (col2im is the adjoint of im2col)
 //! * bias grad:      ∂L/∂b_o = Σ over n and pixels of ∂L/∂Y
 //!
+//! This is the portable path and the one the f64 gradient checks run; for
+//! f32 on AVX-512 CPUs the forward pass and ∂L/∂W run in `conv_packed.rs`
+//! without an im2col matrix, and ∂L/∂x at stride 1 as a convolution there.
+//!
 //! Images of the batch run in parallel (rayon). The weight gradient is summed
 //! per fixed chunk of images and the chunks are added in order, so the result
 //! is bit-for-bit the same on any number of threads.
@@ -355,7 +359,7 @@ fn conv2d_forward<E: Element>(
     y
 }
 
-/// The slice as `f32` when `E` is `f32` (the packed kernel's only type).
+/// The slice as `f32` when `E` is `f32` (the packed kernels' only type).
 fn as_f32<E: Element>(s: &[E]) -> Option<&[f32]> {
     // SAFETY: E is f32 exactly when the type ids agree.
     (TypeId::of::<E>() == TypeId::of::<f32>())

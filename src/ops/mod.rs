@@ -8,7 +8,7 @@
 //! | `layout` | reshape, permute, transpose, broadcast_to, narrow, cat |
 //! | `matmul` | matrix product on sgemm/dgemm |
 //! | `conv` | conv2d (stride, padding, dilation, groups) by im2col + gemm |
-//! | `conv_packed` | conv2d forward for f32 on AVX-512: packed im2col, 8×32 micro-kernel |
+//! | `conv_packed` | conv2d forward and weight gradient for f32 on AVX-512: a channels-last copy of each image, 8×32 micro-kernels |
 //! | `pool` | max/avg pooling, global average/max pooling |
 //! | `upsample` | nearest and bilinear resizing |
 //! | `batchnorm` | batch normalisation, training and evaluation |

@@ -62,19 +62,38 @@ impl ChannelsLast {
         ChannelsLast { data: vec![0.0; (g.h + 2 * ph) * row], row }
     }
 
-    /// Copies image `x` (C × H × W) in: padded[r + p, q + p, c] = x[c, r, q].
-    /// Row by row, so the C input lines being read stay in the L1 cache.
+    /// Copies image `x` (C × H × W) in: padded[r + p, q + p, c] = x[c, r, q]
+    /// (only where [`available`] is true). A transpose of the C × HW matrix `x`, done in 16 × 16 blocks in vector
+    /// registers (pixel i of a block goes to its own place in the padded
+    /// image, so blocks may cross image rows); leftover channels and pixels
+    /// one by one.
     pub(crate) fn fill(&mut self, x: &[f32], g: &Geometry) {
-        let ((ph, pw), plane) = (g.cfg.padding, g.h * g.w);
-        for r in 0..g.h {
-            let inside = &mut self.data[(r + ph) * self.row + pw * g.c_in..][..g.w * g.c_in];
-            for (q, pixel) in inside.chunks_exact_mut(g.c_in).enumerate() {
-                let column = &x[r * g.w + q..];
-                for (c, v) in pixel.iter_mut().enumerate() {
-                    *v = column[c * plane];
-                }
+        let (c_in, plane) = (g.c_in, g.h * g.w);
+        let (full_c, full_p) = (c_in / 16 * 16, plane / 16 * 16);
+        let offsets: Vec<usize> = (0..plane).map(|p| self.pixel_offset(p, g)).collect();
+        for p0 in (0..full_p).step_by(16) {
+            for c0 in (0..full_c).step_by(16) {
+                let dst: [usize; 16] = std::array::from_fn(|i| offsets[p0 + i] + c0);
+                // SAFETY: `available()` was checked by the caller; rows c0…c0+15
+                // of x hold pixels p0…p0+15, and every destination holds 16 floats.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    transpose_16x16(&x[c0 * plane + p0..], plane, &mut self.data, &dst)
+                };
             }
         }
+        for (p, &offset) in offsets.iter().enumerate() {
+            let channels = if p < full_p { full_c..c_in } else { 0..c_in };
+            for c in channels {
+                self.data[offset + c] = x[c * plane + p];
+            }
+        }
+    }
+
+    /// Where pixel p = r·W + q of the image starts in the padded copy.
+    fn pixel_offset(&self, p: usize, g: &Geometry) -> usize {
+        let ((ph, pw), (r, q)) = (g.cfg.padding, (p / g.w, p % g.w));
+        (r + ph) * self.row + (q + pw) * g.c_in
     }
 
     /// Where output pixel q's receptive field starts: padded[y·s, x·s, 0].
@@ -84,6 +103,50 @@ impl ChannelsLast {
     }
 }
 // ANCHOR_END: channels_last
+
+/// dst[offsets[i] + k] = src[k·stride + i] for i, k < 16: a 16 × 16 block of
+/// a row-major matrix (rows `stride` apart) transposed, output row i written
+/// at `offsets[i]`. Three rounds of shuffles: 32-bit and 64-bit interleaves
+/// inside 128-bit lanes, then two rounds of 128-bit lane selection.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `src` reaches 15·stride + 16 floats and
+/// `dst` reaches every offsets[i] + 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_16x16(src: &[f32], stride: usize, dst: &mut [f32], offsets: &[usize; 16]) {
+    use std::arch::x86_64::*;
+    debug_assert!(src.len() >= 15 * stride + 16 && offsets.iter().all(|&o| o + 16 <= dst.len()));
+    // SAFETY: row k of the block is src[k·stride..k·stride + 16], in bounds.
+    let r: [__m512; 16] = std::array::from_fn(|k| unsafe { _mm512_loadu_ps(src.as_ptr().add(k * stride)) });
+    // t[2m], t[2m+1]: rows 2m and 2m+1 interleaved (elements 0,1 and 2,3 of each lane)
+    let t: [__m512; 16] = std::array::from_fn(|i| match i % 2 {
+        0 => _mm512_unpacklo_ps(r[i], r[i + 1]),
+        _ => _mm512_unpackhi_ps(r[i - 1], r[i]),
+    });
+    // u[4m + n], lane j: rows 4m…4m+3 of column 4j + n
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let (base, n) = (i / 4 * 4, i % 4);
+        let (a, b) = (_mm512_castps_pd(t[base + n / 2]), _mm512_castps_pd(t[base + 2 + n / 2]));
+        _mm512_castpd_ps(if n % 2 == 0 { _mm512_unpacklo_pd(a, b) } else { _mm512_unpackhi_pd(a, b) })
+    });
+    for n in 0..4 {
+        let (v0, v1, v2, v3) = (u[n], u[4 + n], u[8 + n], u[12 + n]);
+        let (w0, w1) = (_mm512_shuffle_f32x4::<0x88>(v0, v1), _mm512_shuffle_f32x4::<0xDD>(v0, v1));
+        let (w2, w3) = (_mm512_shuffle_f32x4::<0x88>(v2, v3), _mm512_shuffle_f32x4::<0xDD>(v2, v3));
+        // column 4j + n is lane j of v0, v1, v2, v3, one after the other
+        let columns = [
+            _mm512_shuffle_f32x4::<0x88>(w0, w2),
+            _mm512_shuffle_f32x4::<0x88>(w1, w3),
+            _mm512_shuffle_f32x4::<0xDD>(w0, w2),
+            _mm512_shuffle_f32x4::<0xDD>(w1, w3),
+        ];
+        for (j, column) in columns.into_iter().enumerate() {
+            // SAFETY: offsets[4j + n] + 16 ≤ dst.len() (checked above).
+            unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add(offsets[4 * j + n]), column) };
+        }
+    }
+}
 
 /// Consecutive (j, c) pairs of one kernel row: pairs `first..first + len`
 /// (pair j·C + c) are the floats `offset..offset + len` after a receptive
@@ -159,7 +222,9 @@ pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, image: &mu
 }
 
 /// The output planes of one block of `channels` ≤ 16·V output channels, in
-/// tiles of P pixels × 16·V channels (P·V = 16 vector registers).
+/// tiles of P pixels × 16·V channels (P·V = 16 vector registers). Tiles are
+/// computed 16 pixels at a time, so that each group of 16 pixels × 16
+/// channels goes into the planes as one 16 × 16 transpose.
 #[allow(clippy::too_many_arguments)]
 fn forward_block<const P: usize, const V: usize>(
     weights: &[f32],
@@ -171,20 +236,40 @@ fn forward_block<const P: usize, const V: usize>(
     planes: &mut [f32],
 ) {
     let p = g.out_pixels();
-    for q0 in (0..p).step_by(P) {
-        let pixels = P.min(p - q0);
-        // a short last tile repeats its last pixel; only `pixels` are written
-        let corners = std::array::from_fn(|r| image.corner(q0 + r.min(pixels - 1), g));
-        let mut tile = [[[0.0; 16]; V]; P];
-        // SAFETY: `available()` was checked by the caller; every receptive
-        // field lies inside the padded image (the output size was computed
-        // from it) and `weights` holds k·NR floats.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            forward_kernel::<P, V>(weights, &image.data, &corners, &packed.runs, g.kh, row_step, &mut tile)
-        };
-        for (o, plane) in planes.chunks_mut(p).take(channels).enumerate() {
-            plane[q0..q0 + pixels].iter_mut().zip(&tile).for_each(|(v, t)| *v = t[o / 16][o % 16]);
+    // [pixel][channel / 16][channel % 16]; the kernel overwrites the rows of
+    // each group's pixels, and only those are read
+    let mut tiles = [[[0.0; 16]; V]; 16];
+    for q0 in (0..p).step_by(16) {
+        let group = 16.min(p - q0);
+        for (t, tile) in tiles.chunks_exact_mut(P).enumerate().take(group.div_ceil(P)) {
+            let (first, pixels) = (q0 + t * P, P.min(group - t * P));
+            // a short last tile repeats its last pixel; only `pixels` are written
+            let corners = std::array::from_fn(|r| image.corner(first + r.min(pixels - 1), g));
+            // SAFETY: `available()` was checked by the caller; every receptive
+            // field lies inside the padded image (the output size was computed
+            // from it) and `weights` holds k·NR floats.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                let tile = tile.try_into().expect("P pixels");
+                forward_kernel::<P, V>(weights, &image.data, &corners, &packed.runs, g.kh, row_step, tile)
+            };
+        }
+        let flat = tiles.as_flattened().as_flattened();
+        for v in 0..V {
+            let in_block = channels.saturating_sub(16 * v).min(16);
+            if group == 16 && in_block == 16 {
+                let offsets = std::array::from_fn(|c| (16 * v + c) * p + q0);
+                // SAFETY: as above; `flat` holds 16 pixels × 16·V channels.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    transpose_16x16(&flat[16 * v..], 16 * V, planes, &offsets)
+                };
+            } else {
+                for c in 16 * v..16 * v + in_block {
+                    let plane = &mut planes[c * p + q0..][..group];
+                    plane.iter_mut().zip(&tiles).for_each(|(y, t)| *y = t[v][c % 16]);
+                }
+            }
         }
     }
 }
@@ -392,7 +477,13 @@ mod tests {
     /// The channels-last copy holds x[c, r − p, q − p] inside and zeros in the border.
     #[test]
     fn channels_last_copy_is_the_padded_image() {
-        for (c_in, h, w, pad) in [(1, 1, 1, 0), (3, 4, 5, 1), (5, 3, 2, 3), (16, 8, 8, 2)] {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        for (c_in, h, w, pad) in
+            [(1, 1, 1, 0), (3, 4, 5, 1), (5, 3, 2, 3), (16, 8, 8, 2), (35, 5, 7, 1), (32, 32, 32, 0)]
+        {
             let g = Geometry::new(&[1, c_in, h, w], &[1, c_in, 1, 1], Conv2dConfig::default().padding(pad));
             let x: Vec<f32> = (0..c_in * h * w).map(|i| i as f32 + 1.0).collect();
             let mut image = ChannelsLast::new(&g);

@@ -52,6 +52,8 @@ pub(crate) struct ChannelsLast {
     data: Vec<f32>,
     /// Floats per padded row: (W + 2p)·C.
     row: usize,
+    /// Where pixel r·W + q of the image starts: ((r + p)·(W + 2p) + q + p)·C.
+    pixel_offsets: Vec<usize>,
 }
 
 impl ChannelsLast {
@@ -59,7 +61,8 @@ impl ChannelsLast {
     pub(crate) fn new(g: &Geometry) -> Self {
         let (ph, pw) = g.cfg.padding;
         let row = (g.w + 2 * pw) * g.c_in;
-        ChannelsLast { data: vec![0.0; (g.h + 2 * ph) * row], row }
+        let pixel_offsets = (0..g.h * g.w).map(|p| (p / g.w + ph) * row + (p % g.w + pw) * g.c_in).collect();
+        ChannelsLast { data: vec![0.0; (g.h + 2 * ph) * row], row, pixel_offsets }
     }
 
     /// Copies image `x` (C × H × W) in: padded[r + p, q + p, c] = x[c, r, q]
@@ -70,7 +73,7 @@ impl ChannelsLast {
     pub(crate) fn fill(&mut self, x: &[f32], g: &Geometry) {
         let (c_in, plane) = (g.c_in, g.h * g.w);
         let (full_c, full_p) = (c_in / 16 * 16, plane / 16 * 16);
-        let offsets: Vec<usize> = (0..plane).map(|p| self.pixel_offset(p, g)).collect();
+        let offsets = &self.pixel_offsets;
         for p0 in (0..full_p).step_by(16) {
             for c0 in (0..full_c).step_by(16) {
                 let dst: [usize; 16] = std::array::from_fn(|i| offsets[p0 + i] + c0);
@@ -88,12 +91,6 @@ impl ChannelsLast {
                 self.data[offset + c] = x[c * plane + p];
             }
         }
-    }
-
-    /// Where pixel p = r·W + q of the image starts in the padded copy.
-    fn pixel_offset(&self, p: usize, g: &Geometry) -> usize {
-        let ((ph, pw), (r, q)) = (g.cfg.padding, (p / g.w, p % g.w));
-        (r + ph) * self.row + (q + pw) * g.c_in
     }
 
     /// Where output pixel q's receptive field starts: padded[y·s, x·s, 0].

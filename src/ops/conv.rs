@@ -332,9 +332,7 @@ fn conv2d_forward<E: Element>(
     }
     let mut y = super::zeros(g.n * g.out_image());
     // f32 on an AVX-512 CPU: weights packed once, each image copied channels-last
-    let packed = (g.cfg.groups == 1 && conv_packed::available())
-        .then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g)))
-        .flatten();
+    let packed = packed_path::<E>(g).then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g))).flatten();
     y.par_chunks_mut(g.out_image()).enumerate().for_each_init(
         || match packed {
             Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![]),
@@ -357,6 +355,12 @@ fn conv2d_forward<E: Element>(
         },
     );
     y
+}
+
+/// Whether `conv_packed` takes this convolution: f32 (its only type), no
+/// groups, a CPU with AVX-512 (and `CNNLAB_NO_PACKED` unset).
+fn packed_path<E: Element>(g: &Geometry) -> bool {
+    TypeId::of::<E>() == TypeId::of::<f32>() && g.cfg.groups == 1 && conv_packed::available()
 }
 
 /// The slice as `f32` when `E` is `f32` (the packed kernels' only type).
@@ -392,7 +396,7 @@ fn conv2d_backward<E: Element>(
     }
     let (in_img, out_img) = (g.in_image(), g.out_image());
     // f32 on an AVX-512 CPU: ∂L/∂W by the packed kernel, no im2col
-    let packed_dw = need_dw && g.cfg.groups == 1 && conv_packed::available() && as_f32(x).is_some();
+    let packed_dw = need_dw && packed_path::<E>(g);
     let cols_len = if need_dx || !packed_dw { g.col_rows() * g.out_pixels() } else { 0 };
     let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
         let mut dweight = vec![E::ZERO; if need_dw { weight.len() } else { 0 }];
@@ -448,8 +452,7 @@ fn conv2d_backward<E: Element>(
 fn input_grad_as_convolution<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Option<Vec<E>> {
     let (p, d) = (g.cfg.padding, g.cfg.dilation);
     let span = (d.0 * (g.kh - 1), d.1 * (g.kw - 1));
-    let applies = g.cfg.stride == (1, 1) && g.cfg.groups == 1 && p.0 <= span.0 && p.1 <= span.1;
-    if !applies || !conv_packed::available() || TypeId::of::<E>() != TypeId::of::<f32>() {
+    if !(packed_path::<E>(g) && g.cfg.stride == (1, 1) && p.0 <= span.0 && p.1 <= span.1) {
         return None;
     }
     let (kh, kw) = (g.kh, g.kw);

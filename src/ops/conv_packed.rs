@@ -66,10 +66,10 @@ impl ChannelsLast {
     }
 
     /// Copies image `x` (C × H × W) in: padded[r + p, q + p, c] = x[c, r, q]
-    /// (only where [`available`] is true). A transpose of the C × HW matrix `x`, done in 16 × 16 blocks in vector
-    /// registers (pixel i of a block goes to its own place in the padded
-    /// image, so blocks may cross image rows); leftover channels and pixels
-    /// one by one.
+    /// (only where [`available`] is true). A transpose of the C × HW matrix
+    /// `x`, done in 16 × 16 blocks in vector registers (pixel i of a block
+    /// goes to its own place in the padded image, so blocks may cross image
+    /// rows); leftover channels and pixels one by one.
     pub(crate) fn fill(&mut self, x: &[f32], g: &Geometry) {
         let (c_in, plane) = (g.c_in, g.h * g.w);
         let (full_c, full_p) = (c_in / 16 * 16, plane / 16 * 16);
@@ -363,6 +363,7 @@ impl WeightGrad {
         }
         let ((sy, sx), (dh, _)) = (g.cfg.stride, g.cfg.dilation);
         let ldc = g.kh * g.kw * g.c_in;
+        let pixels = PixelWalk { rows: g.oh, cols: g.ow, row_step: sy * row, col_step: sx * g.c_in };
         for (panel_index, panel) in self.dy_panels.chunks_exact(MR * p).enumerate() {
             let rows = MR.min(g.c_out - panel_index * MR);
             for i in 0..g.kh {
@@ -370,7 +371,6 @@ impl WeightGrad {
                 for &Run { first, len, offset } in &self.runs {
                     for b0 in (0..len).step_by(NR) {
                         let out = &mut self.sum[panel_index * MR * ldc + i * g.kw * g.c_in + first + b0..];
-                        let pixels = PixelWalk { rows: g.oh, cols: g.ow, row_step: sy * row, col_step: sx * g.c_in };
                         // SAFETY: `available()` was checked by the caller; the
                         // walk stays inside the channels-last image (the output
                         // size was computed from the padded input), and `out`

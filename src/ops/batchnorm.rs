@@ -51,12 +51,14 @@ fn channel_sums(dims: (usize, usize, usize), f: impl Fn(usize, Range<usize>) -> 
     (0..c).into_par_iter().map(per_channel).collect()
 }
 
-/// A new `(N, C, L)` buffer whose planes are written by `f(channel, plane, out)`, in parallel.
-fn fill_planes<E: Element>(dims: (usize, usize, usize), f: impl Fn(usize, Range<usize>, &mut [E]) + Sync) -> Vec<E> {
+/// A new `(N, C, L)` buffer, plane by plane in parallel: the plane of
+/// channel `ch` at index range `plane` takes the values `f(ch, plane)`.
+fn fill_planes<E: Element, I: IntoIterator<Item = E>>(
+    dims: (usize, usize, usize),
+    f: impl Fn(usize, Range<usize>) -> I + Sync,
+) -> Vec<E> {
     let (n, c, l) = dims;
-    let mut out = super::zeros(n * c * l);
-    out.par_chunks_mut(l.max(1)).enumerate().for_each(|(plane, chunk)| f(plane % c, plane * l..(plane + 1) * l, chunk));
-    out
+    super::fill_chunks(n * c * l, l, |plane| f(plane % c, plane * l..(plane + 1) * l))
 }
 
 /// One normalised value, y = (x − μ)·k + β with k = γ/√(σ² + ε): the
@@ -89,19 +91,36 @@ pub(crate) fn eval_affine<E: Element>(
 /// registers, and because the order is fixed the result is the same on every
 /// run and thread count.
 fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f64)) -> (f64, f64) {
+    super::vectorized(
+        #[inline(always)]
+        || lane_sums_inline(a, b, term),
+    )
+}
+
+/// The loops of [`lane_sums`], always inlined so that `vectorized` compiles
+/// them for wide vectors: per block of 64 values, first every term (one
+/// loop, no dependence between values), then the lane sums (value i goes to
+/// lane i mod 8, in order) — kept apart, each becomes vector instructions.
+#[inline(always)]
+fn lane_sums_inline<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f64)) -> (f64, f64) {
     const LANES: usize = 8;
+    const BLOCK: usize = 8 * LANES;
     let (mut first, mut second) = ([0.0f64; LANES], [0.0f64; LANES]);
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
-    for (ca, cb) in a_chunks.zip(b_chunks) {
-        for j in 0..LANES {
-            let (t1, t2) = term(ca[j], cb[j]);
-            (first[j], second[j]) = (first[j] + t1, second[j] + t2);
+    let (a_blocks, b_blocks) = (a.chunks_exact(BLOCK), b.chunks_exact(BLOCK));
+    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    for (block_a, block_b) in a_blocks.zip(b_blocks) {
+        let (mut terms1, mut terms2) = ([0.0f64; BLOCK], [0.0f64; BLOCK]);
+        for j in 0..BLOCK {
+            (terms1[j], terms2[j]) = term(block_a[j], block_b[j]);
+        }
+        for j in 0..BLOCK {
+            (first[j % LANES], second[j % LANES]) = (first[j % LANES] + terms1[j], second[j % LANES] + terms2[j]);
         }
     }
+    // the rest starts at a multiple of 8, so value j of it belongs to lane j mod 8
     for (j, (&va, &vb)) in a_rest.iter().zip(b_rest).enumerate() {
         let (t1, t2) = term(va, vb);
-        (first[j], second[j]) = (first[j] + t1, second[j] + t2);
+        (first[j % LANES], second[j % LANES]) = (first[j % LANES] + t1, second[j % LANES] + t2);
     }
     (first.iter().sum(), second.iter().sum())
 }
@@ -186,11 +205,16 @@ impl<E: Element> Tensor<E> {
         // per channel in the element type: y = (x − μ)·k + β with k = γ/√(σ² + ε)
         let (mu, k): (Vec<E>, Vec<E>) =
             (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
-        let y = fill_planes(dims, |ch, plane, out| {
-            for (y, &x) in out.iter_mut().zip(&x[plane]) {
-                let v = normalize(x, mu[ch], k[ch], b[ch]);
-                *y = if !RELU || v > E::ZERO { v } else { E::ZERO };
-            }
+        let y = fill_planes(dims, |ch, plane| {
+            let (mu, k, b) = (mu[ch], k[ch], b[ch]);
+            x[plane].iter().map(move |&x| {
+                let v = normalize(x, mu, k, b);
+                if !RELU || v > E::ZERO {
+                    v
+                } else {
+                    E::ZERO
+                }
+            })
         });
         let stats = BatchStats { mean: mean.clone(), var, count: n * l };
         let shape = self.shape.clone();
@@ -223,11 +247,10 @@ impl<E: Element> Tensor<E> {
                     [k, k * d_beta / m, k * d_gamma * inv_std[ch] / m].map(E::from_f64)
                 })
                 .collect();
-            let dx = fill_planes(dims, |ch, plane, out| {
+            let dx = fill_planes(dims, |ch, plane| {
                 let ([k, shift, slope], affine) = (coefficients[ch], affine[ch]);
-                for ((dx, &d), &x) in out.iter_mut().zip(&dy[plane.clone()]).zip(&x[plane]) {
-                    *dx = k * grad(affine, x, d) - shift - slope * (x - affine[0]);
-                }
+                let pairs = dy[plane.clone()].iter().zip(&x[plane]);
+                pairs.map(move |(&d, &x)| k * grad(affine, x, d) - shift - slope * (x - affine[0]))
             });
             let [d_gamma, d_beta] = gamma_beta_grads(&sums);
             vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
@@ -258,10 +281,9 @@ impl<E: Element> Tensor<E> {
         let mean = running_mean.to_vec();
         let (x, b) = (self.data.clone(), beta.data.clone());
         let (mu, k) = eval_affine(&gamma.data, running_mean, running_var, eps);
-        let y = fill_planes(dims, |ch, plane, out| {
-            for (y, &x) in out.iter_mut().zip(&x[plane]) {
-                *y = normalize(x, mu[ch], k[ch], b[ch]);
-            }
+        let y = fill_planes(dims, |ch, plane| {
+            let (mu, k, b) = (mu[ch], k[ch], b[ch]);
+            x[plane].iter().map(move |&x| normalize(x, mu, k, b))
         });
         let shape = self.shape.clone();
         Tensor::from_op("batch_norm_eval", y, &self.shape, &[self, gamma, beta], move |dy| {
@@ -272,12 +294,44 @@ impl<E: Element> Tensor<E> {
                 })
             });
             // ∂L/∂x = ∂L/∂y · γ/√(σ²+ε): the statistics are constants here
-            let dx = fill_planes(dims, |ch, plane, out| {
-                out.iter_mut().zip(&dy[plane]).for_each(|(dx, &d)| *dx = d * k[ch]);
+            let dx = fill_planes(dims, |ch, plane| {
+                let k = k[ch];
+                dy[plane].iter().map(move |&d| d * k)
             });
             let [d_gamma, d_beta] = gamma_beta_grads(&sums);
             vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
         })
     }
     // ANCHOR_END: eval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `vectorized` may only change how many values an instruction handles,
+    /// never the result: the sums with and without it are the same bits, and
+    /// the same as adding value i into lane i mod 8 one value at a time.
+    #[test]
+    fn lane_sums_are_the_same_bits_with_and_without_wide_vectors() {
+        // f64 values with full mantissas, so that a different order of additions rounds differently
+        let values = |seed: f64, len: usize| -> Vec<f64> { (0..len).map(|i| (i as f64 * seed).sin() - 0.3).collect() };
+        for len in [0, 5, 8, 63, 64, 65, 1000, 1024] {
+            let (x, dy) = (values(1.1, len), values(7.3, len));
+            let term = |v: f64, d: f64| {
+                let masked = std::hint::select_unpredictable(normalize(v, 0.1, 1.7, -0.05) > 0.0, d, 0.0);
+                (masked, (v - 0.2) * masked)
+            };
+            // the order the doc comment promises: value i into lane i mod 8, then the lanes in order
+            let mut lanes = [[0.0f64; 8]; 2];
+            for (i, (&v, &d)) in x.iter().zip(&dy).enumerate() {
+                let (t1, t2) = term(v, d);
+                (lanes[0][i % 8], lanes[1][i % 8]) = (lanes[0][i % 8] + t1, lanes[1][i % 8] + t2);
+            }
+            let bits = |(a, b): (f64, f64)| (a.to_bits(), b.to_bits());
+            let reference = bits((lanes[0].iter().sum(), lanes[1].iter().sum()));
+            assert_eq!(bits(lane_sums(&x, &dy, term)), reference, "vectorized, len {len}");
+            assert_eq!(bits(lane_sums_inline(&x, &dy, term)), reference, "plain, len {len}");
+        }
+    }
 }

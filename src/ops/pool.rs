@@ -103,6 +103,37 @@ impl Windows {
         }
     }
     // ANCHOR_END: max_plane
+
+    // ANCHOR: max_plane_2x2
+    /// [`Windows::max_plane`] for the common 2×2 window with stride 2 and no
+    /// padding: every window is the pixels 2·ox, 2·ox+1 of input rows 2·oy and
+    /// 2·oy+1, so a row of outputs is the same four comparisons repeated,
+    /// which `vectorized` turns into 16 windows per instruction (same winners:
+    /// taps in row-major order, strict `>`).
+    fn max_plane_2x2<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
+        let (w, ow) = (self.w, self.ow);
+        for (oy, (y_row, w_row)) in y.chunks_exact_mut(ow).zip(winners.chunks_exact_mut(ow)).enumerate() {
+            let (top, bottom) = (&x[2 * oy * w..][..2 * ow], &x[(2 * oy + 1) * w..][..2 * ow]);
+            let corner = (2 * oy * w) as u32;
+            super::vectorized(
+                #[inline(always)]
+                || {
+                    for (ox, (yv, wv)) in y_row.iter_mut().zip(w_row.iter_mut()).enumerate() {
+                        let taps = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
+                        let offsets = [0, 1, w as u32, w as u32 + 1];
+                        let (mut best, mut arg) = (taps[0], offsets[0]);
+                        for t in 1..4 {
+                            let wins = taps[t] > best;
+                            best = select_unpredictable(wins, taps[t], best);
+                            arg = select_unpredictable(wins, offsets[t], arg);
+                        }
+                        (*yv, *wv) = (best, corner + 2 * ox as u32 + arg);
+                    }
+                },
+            );
+        }
+    }
+    // ANCHOR_END: max_plane_2x2
 }
 
 impl<E: Element> Tensor<E> {
@@ -117,7 +148,10 @@ impl<E: Element> Tensor<E> {
         y.par_chunks_mut(plane_out)
             .zip(winners.par_chunks_mut(plane_out))
             .zip(self.data.par_chunks(plane_in))
-            .for_each(|((y_plane, win_plane), x_plane)| win.max_plane(x_plane, y_plane, win_plane));
+            .for_each(|((y_plane, win_plane), x_plane)| match cfg == Pool2dConfig::new(2) {
+                true => win.max_plane_2x2(x_plane, y_plane, win_plane),
+                false => win.max_plane(x_plane, y_plane, win_plane),
+            });
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {

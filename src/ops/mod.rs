@@ -81,6 +81,7 @@ pub(crate) fn write_all<E>(slots: &mut [std::mem::MaybeUninit<E>], values: impl 
     );
     assert_eq!(written, slots.len(), "write_all: {written} values for {} slots", slots.len());
 }
+// ANCHOR_END: fill_chunks
 
 // ANCHOR: vectorized
 /// Runs `work` compiled for AVX-512 when the CPU has it, so that its loops
@@ -106,7 +107,6 @@ unsafe fn with_avx512<R>(work: impl FnOnce() -> R) -> R {
     work()
 }
 // ANCHOR_END: vectorized
-// ANCHOR_END: fill_chunks
 
 /// `f` applied to every element, in parallel for large inputs.
 pub(crate) fn map<E: Element>(x: &[E], f: impl Fn(E) -> E + Sync + Send) -> Vec<E> {

@@ -108,35 +108,42 @@ unsafe fn with_avx512<R>(work: impl FnOnce() -> R) -> R {
 }
 // ANCHOR_END: vectorized
 
-/// `f` applied to every element, in parallel for large inputs.
+/// Values per parallel chunk of the element-wise helpers below.
+const CHUNK: usize = PARALLEL_MIN / 4;
+
+/// Chunk `i` of a slice cut into `CHUNK`-long pieces (the last may be shorter).
+fn chunk<T>(values: &[T], i: usize) -> &[T] {
+    &values[i * CHUNK..((i + 1) * CHUNK).min(values.len())]
+}
+
+/// `f` applied to every element, in parallel (and vectorized) for large inputs.
 pub(crate) fn map<E: Element>(x: &[E], f: impl Fn(E) -> E + Sync + Send) -> Vec<E> {
     if x.len() < PARALLEL_MIN {
-        x.iter().map(|&v| f(v)).collect()
-    } else {
-        x.par_iter().with_min_len(PARALLEL_MIN / 4).map(|&v| f(v)).collect()
+        return x.iter().map(|&v| f(v)).collect();
     }
+    fill_chunks(x.len(), CHUNK, |i| chunk(x, i).iter().map(|&v| f(v)))
 }
 
 /// `f` applied to matching elements of two equally long slices.
 pub(crate) fn zip_map<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> E + Sync + Send) -> Vec<E> {
-    debug_assert_eq!(a.len(), b.len());
+    assert_eq!(a.len(), b.len(), "zip_map: lengths differ");
     if a.len() < PARALLEL_MIN {
-        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
-    } else {
-        let pairs = a.par_iter().zip(b.par_iter()).with_min_len(PARALLEL_MIN / 4);
-        pairs.map(|(&x, &y)| f(x, y)).collect()
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
     }
+    fill_chunks(a.len(), CHUNK, |i| chunk(a, i).iter().zip(chunk(b, i)).map(|(&x, &y)| f(x, y)))
 }
 
 /// `f` applied to matching elements of three equally long slices.
 pub(crate) fn zip3_map<E: Element>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E + Sync + Send) -> Vec<E> {
-    debug_assert!(a.len() == b.len() && b.len() == c.len());
+    assert!(a.len() == b.len() && b.len() == c.len(), "zip3_map: lengths differ");
     if a.len() < PARALLEL_MIN {
-        (0..a.len()).map(|i| f(a[i], b[i], c[i])).collect()
-    } else {
-        let idx = (0..a.len()).into_par_iter().with_min_len(PARALLEL_MIN / 4);
-        idx.map(|i| f(a[i], b[i], c[i])).collect()
+        return a.iter().zip(b).zip(c).map(|((&x, &y), &z)| f(x, y, z)).collect();
     }
+    let f = &f;
+    fill_chunks(a.len(), CHUNK, |i| {
+        let (a, b, c) = (chunk(a, i), chunk(b, i), chunk(c, i));
+        a.iter().zip(b).zip(c).map(move |((&x, &y), &z)| f(x, y, z))
+    })
 }
 
 #[cfg(test)]
@@ -149,6 +156,20 @@ mod tests {
         let filled: Vec<f32> = fill_chunks(10, 4, |i| (0..).map(move |j| (10 * i + j) as f32));
         assert_eq!(filled, [0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0, 20.0, 21.0]);
         assert_eq!(zeros::<f64>(3 * PARALLEL_MIN + 5), vec![0.0; 3 * PARALLEL_MIN + 5]);
+    }
+
+    #[test]
+    fn element_wise_helpers_match_a_plain_loop_on_both_sides_of_the_parallel_size() {
+        for len in [7, PARALLEL_MIN - 1, 3 * PARALLEL_MIN + 7] {
+            let a: Vec<f32> = (0..len).map(|i| (i % 97) as f32 - 40.0).collect();
+            let (b, c): (Vec<f32>, Vec<f32>) = a.iter().map(|v| (v * 0.5, v - 3.0)).unzip();
+            let mapped: Vec<f32> = a.iter().map(|v| v * v).collect();
+            assert_eq!(map(&a, |v| v * v), mapped, "map, len {len}");
+            let zipped: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+            assert_eq!(zip_map(&a, &b, |x, y| x - y), zipped, "zip_map, len {len}");
+            let zipped3: Vec<f32> = (0..len).map(|i| a[i] * b[i] + c[i]).collect();
+            assert_eq!(zip3_map(&a, &b, &c, |x, y, z| x * y + z), zipped3, "zip3_map, len {len}");
+        }
     }
 
     #[test]

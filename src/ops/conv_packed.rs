@@ -341,6 +341,19 @@ pub(crate) struct WeightGrad {
     runs: Vec<Run>,
 }
 
+/// `K` planes of `p` values each, interleaved pixel by pixel into `out`:
+/// out[q·K + k] = planes[k·p + q]. Reading K planes side by side and
+/// writing K contiguous values lets the compiler use vector shuffles.
+#[inline(always)]
+fn interleave<const K: usize>(planes: &[f32], out: &mut [f32], p: usize) {
+    let planes: [&[f32]; K] = std::array::from_fn(|k| &planes[k * p..(k + 1) * p]);
+    for (q, pixel) in out[..K * p].chunks_exact_mut(K).enumerate() {
+        for k in 0..K {
+            pixel[k] = planes[k][q];
+        }
+    }
+}
+
 impl WeightGrad {
     /// Zeroed buffers for convolutions of geometry `g` (`groups` must be 1).
     pub(crate) fn new(g: &Geometry) -> Self {
@@ -357,9 +370,18 @@ impl WeightGrad {
     pub(crate) fn add_image(&mut self, x: &[f32], dy: &[f32], g: &Geometry) {
         self.image.fill(x, g);
         let (p, row) = (g.out_pixels(), self.image.row);
-        for (o, plane) in dy.chunks_exact(p).enumerate() {
-            let panel = &mut self.dy_panels[o / MR * MR * p..];
-            panel.iter_mut().skip(o % MR).step_by(MR).zip(plane).for_each(|(dst, &v)| *dst = v);
+        // panel k holds channels k·MR … k·MR + MR − 1 interleaved: [pixel][channel]
+        for (panel, planes) in self.dy_panels.chunks_exact_mut(MR * p).zip(dy.chunks(MR * p)) {
+            if planes.len() == MR * p {
+                crate::ops::vectorized(
+                    #[inline(always)]
+                    || interleave::<MR>(planes, panel, p),
+                );
+            } else {
+                for (o, plane) in planes.chunks_exact(p).enumerate() {
+                    panel.iter_mut().skip(o).step_by(MR).zip(plane).for_each(|(dst, &v)| *dst = v);
+                }
+            }
         }
         let ((sy, sx), (dh, _)) = (g.cfg.stride, g.cfg.dilation);
         let ldc = g.kh * g.kw * g.c_in;

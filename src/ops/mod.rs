@@ -83,6 +83,17 @@ pub(crate) fn write_all<E>(slots: &mut [std::mem::MaybeUninit<E>], values: impl 
 }
 // ANCHOR_END: fill_chunks
 
+/// Zeros `slots` and returns them as values. For ops that write their output
+/// piece by piece into a buffer from `Vec::with_capacity`: zeroing a piece
+/// just before computing it happens in the core's cache, where zeroing the
+/// whole buffer first would be one more pass over main memory.
+pub(crate) fn zeroed<E: Element>(slots: &mut [std::mem::MaybeUninit<E>]) -> &mut [E] {
+    write_all(slots, std::iter::repeat(E::ZERO));
+    // SAFETY: `write_all` initialised every slot (it panics otherwise), and
+    // MaybeUninit<E> has the layout of E.
+    unsafe { &mut *(slots as *mut [std::mem::MaybeUninit<E>] as *mut [E]) }
+}
+
 // ANCHOR: vectorized
 /// Runs `work` compiled for AVX-512 when the CPU has it, so that its loops
 /// (which must be inlined into it: pass `#[inline(always)] || …` and call

@@ -343,7 +343,8 @@ pub(crate) struct WeightGrad {
 
 /// `K` planes of `p` values each, interleaved pixel by pixel into `out`:
 /// out[q·K + k] = planes[k·p + q]. Reading K planes side by side and
-/// writing K contiguous values lets the compiler use vector shuffles.
+/// writing K contiguous values, instead of writing one plane at a time
+/// with a stride of K, gives the compiler a loop it may vectorize.
 #[inline(always)]
 fn interleave<const K: usize>(planes: &[f32], out: &mut [f32], p: usize) {
     let planes: [&[f32]; K] = std::array::from_fn(|k| &planes[k * p..(k + 1) * p]);

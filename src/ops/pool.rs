@@ -107,9 +107,10 @@ impl Windows {
     // ANCHOR: max_plane_2x2
     /// [`Windows::max_plane`] for the common 2×2 window with stride 2 and no
     /// padding: every window is the pixels 2·ox, 2·ox+1 of input rows 2·oy and
-    /// 2·oy+1, so a row of outputs is the same four comparisons repeated,
-    /// which `vectorized` turns into 16 windows per instruction (same winners:
-    /// taps in row-major order, strict `>`).
+    /// 2·oy+1, so a row of outputs is the same four comparisons repeated, with
+    /// no window bounds to compute (same winners: taps in row-major order,
+    /// strict `>`). Inside `vectorized`, though rows of 8 or 16 outputs are
+    /// too short for the compiler to fill wide registers every time.
     fn max_plane_2x2<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
         let (w, ow) = (self.w, self.ow);
         for (oy, (y_row, w_row)) in y.chunks_exact_mut(ow).zip(winners.chunks_exact_mut(ow)).enumerate() {
@@ -148,9 +149,12 @@ impl<E: Element> Tensor<E> {
         y.par_chunks_mut(plane_out)
             .zip(winners.par_chunks_mut(plane_out))
             .zip(self.data.par_chunks(plane_in))
-            .for_each(|((y_plane, win_plane), x_plane)| match cfg == Pool2dConfig::new(2) {
-                true => win.max_plane_2x2(x_plane, y_plane, win_plane),
-                false => win.max_plane(x_plane, y_plane, win_plane),
+            .for_each(|((y_plane, win_plane), x_plane)| {
+                if cfg == Pool2dConfig::new(2) {
+                    win.max_plane_2x2(x_plane, y_plane, win_plane)
+                } else {
+                    win.max_plane(x_plane, y_plane, win_plane)
+                }
             });
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();

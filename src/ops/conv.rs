@@ -330,36 +330,27 @@ fn conv2d_forward<E: Element>(
     if let Some(b) = bias {
         assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
     }
-    let mut y = Vec::with_capacity(g.n * g.out_image());
     // f32 on an AVX-512 CPU: weights packed once, each image copied channels-last
     let packed = packed_path::<E>(g).then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g))).flatten();
-    let images = y.spare_capacity_mut()[..g.n * g.out_image()].par_chunks_mut(g.out_image().max(1));
-    images.enumerate().for_each_init(
-        || match packed {
-            Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![]),
-            None => (None, vec![E::ZERO; g.col_rows() * g.out_pixels()]),
-        },
-        |(image, cols), (n, y_n)| {
-            let y_n = super::zeroed(y_n); // zeroed here, in cache, not in a pass of its own
-            let x_n = &x[n * g.in_image()..(n + 1) * g.in_image()];
-            match (&packed, image, as_f32(x_n), as_f32_mut(y_n)) {
-                (Some(w), Some(image), Some(x_n), Some(y_n)) => conv_packed::forward_image(x_n, w, g, image, y_n),
-                _ => forward_image(x_n, &weight.data, g, cols, y_n),
+    let scratch = || match packed {
+        Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![]),
+        None => (None, vec![E::ZERO; g.col_rows() * g.out_pixels()]),
+    };
+    super::zeroed_chunks(g.n * g.out_image(), g.out_image(), scratch, |(image, cols), n, y_n| {
+        let x_n = &x[n * g.in_image()..(n + 1) * g.in_image()];
+        match (&packed, image, as_f32(x_n), as_f32_mut(y_n)) {
+            (Some(w), Some(image), Some(x_n), Some(y_n)) => conv_packed::forward_image(x_n, w, g, image, y_n),
+            _ => forward_image(x_n, &weight.data, g, cols, y_n),
+        }
+        for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
+            if let Some(b) = bias {
+                plane.iter_mut().for_each(|v| *v += b.data[o]);
             }
-            for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
-                if let Some(b) = bias {
-                    plane.iter_mut().for_each(|v| *v += b.data[o]);
-                }
-                if let Some(e) = epilogue {
-                    e.apply(o, plane);
-                }
+            if let Some(e) = epilogue {
+                e.apply(o, plane);
             }
-        },
-    );
-    // SAFETY: every image's slots were initialised by `zeroed` (a panic in
-    // any of them reaches us before this line).
-    unsafe { y.set_len(g.n * g.out_image()) };
-    y
+        }
+    })
 }
 
 /// Whether `conv_packed` takes this convolution: f32 (its only type), no

@@ -83,15 +83,31 @@ pub(crate) fn write_all<E>(slots: &mut [std::mem::MaybeUninit<E>], values: impl 
 }
 // ANCHOR_END: fill_chunks
 
-/// Zeros `slots` and returns them as values. For ops that write their output
-/// piece by piece into a buffer from `Vec::with_capacity`: zeroing a piece
-/// just before computing it happens in the core's cache, where zeroing the
-/// whole buffer first would be one more pass over main memory.
-pub(crate) fn zeroed<E: Element>(slots: &mut [std::mem::MaybeUninit<E>]) -> &mut [E] {
-    write_all(slots, std::iter::repeat(E::ZERO));
-    // SAFETY: `write_all` initialised every slot (it panics otherwise), and
-    // MaybeUninit<E> has the layout of E.
-    unsafe { &mut *(slots as *mut [std::mem::MaybeUninit<E>] as *mut [E]) }
+/// A new buffer of `len` values computed chunk by chunk in parallel by
+/// `compute(scratch, i, chunk)`, with per-thread scratch from `init` (as
+/// rayon's `for_each_init`). For ops whose kernels take an ordinary `&mut
+/// [E]`: each chunk is zeroed just before it is computed, in the core's
+/// cache, where zeroing the whole buffer first would be one more pass over
+/// main memory.
+pub(crate) fn zeroed_chunks<E: Element, S>(
+    len: usize,
+    chunk: usize,
+    init: impl Fn() -> S + Sync + Send,
+    compute: impl Fn(&mut S, usize, &mut [E]) + Sync + Send,
+) -> Vec<E> {
+    let mut out = Vec::with_capacity(len);
+    let chunks = out.spare_capacity_mut()[..len].par_chunks_mut(chunk.max(1));
+    chunks.enumerate().for_each_init(init, |scratch, (i, slots)| {
+        write_all(slots, std::iter::repeat(E::ZERO));
+        // SAFETY: `write_all` initialised every slot (it panics otherwise),
+        // and MaybeUninit<E> has the layout of E.
+        let values = unsafe { &mut *(slots as *mut [std::mem::MaybeUninit<E>] as *mut [E]) };
+        compute(scratch, i, values);
+    });
+    // SAFETY: every chunk was initialised above (a panic in any of them
+    // reaches us before this line).
+    unsafe { out.set_len(len) };
+    out
 }
 
 // ANCHOR: vectorized

@@ -113,15 +113,16 @@ impl Windows {
     /// too short for the compiler to fill wide registers every time.
     fn max_plane_2x2<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
         let (w, ow) = (self.w, self.ow);
-        for (oy, (y_row, w_row)) in y.chunks_exact_mut(ow).zip(winners.chunks_exact_mut(ow)).enumerate() {
-            let (top, bottom) = (&x[2 * oy * w..][..2 * ow], &x[(2 * oy + 1) * w..][..2 * ow]);
-            let corner = (2 * oy * w) as u32;
-            super::vectorized(
-                #[inline(always)]
-                || {
+        let offsets = [0, 1, w as u32, w as u32 + 1];
+        let rows = y.chunks_exact_mut(ow).zip(winners.chunks_exact_mut(ow)).enumerate();
+        super::vectorized(
+            #[inline(always)]
+            || {
+                for (oy, (y_row, w_row)) in rows {
+                    let (top, bottom) = (&x[2 * oy * w..][..2 * ow], &x[(2 * oy + 1) * w..][..2 * ow]);
+                    let corner = (2 * oy * w) as u32;
                     for (ox, (yv, wv)) in y_row.iter_mut().zip(w_row.iter_mut()).enumerate() {
                         let taps = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
-                        let offsets = [0, 1, w as u32, w as u32 + 1];
                         let (mut best, mut arg) = (taps[0], offsets[0]);
                         for t in 1..4 {
                             let wins = taps[t] > best;
@@ -130,9 +131,9 @@ impl Windows {
                         }
                         (*yv, *wv) = (best, corner + 2 * ox as u32 + arg);
                     }
-                },
-            );
-        }
+                }
+            },
+        );
     }
     // ANCHOR_END: max_plane_2x2
 }
@@ -146,16 +147,11 @@ impl<E: Element> Tensor<E> {
         let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
         let mut y = super::zeros(self.numel() / plane_in * plane_out);
         let mut winners = vec![0u32; y.len()];
+        let plane_max = if cfg == Pool2dConfig::new(2) { Windows::max_plane_2x2 } else { Windows::max_plane };
         y.par_chunks_mut(plane_out)
             .zip(winners.par_chunks_mut(plane_out))
             .zip(self.data.par_chunks(plane_in))
-            .for_each(|((y_plane, win_plane), x_plane)| {
-                if cfg == Pool2dConfig::new(2) {
-                    win.max_plane_2x2(x_plane, y_plane, win_plane)
-                } else {
-                    win.max_plane(x_plane, y_plane, win_plane)
-                }
-            });
+            .for_each(|((y_plane, win_plane), x_plane)| plane_max(&win, x_plane, y_plane, win_plane));
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {

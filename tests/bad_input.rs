@@ -182,6 +182,7 @@ fn nonsense_cli_values_are_refused_by_name() {
         (vec!["train", "--model", "alexnet", "--out", out], "unknown model 'alexnet'"),
         (vec!["train", "--schedule", "sometimes", "--out", out], "--schedule"),
         (vec!["train", "--optimizer", "rmsprop", "--out", out], "--optimizer"),
+        (vec!["train", "--cutout", "33", "--out", out], "--cutout: 33 is larger than the 32x32"),
         (vec!["train", "--normalization", "zca", "--out", out], "unknown normalisation"),
         (vec!["train", "--data", "/no/such/data", "--out", out], "/no/such/data"),
         (vec!["eval", "--run", "/no/such/run"], "/no/such/run"),

@@ -34,7 +34,12 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
         schedule: args.schedule.clone(),
         label_smoothing: args.label_smoothing,
         normalization: args.normalization,
-        augment: Augment { crop_padding: args.crop_padding, flip: args.flip, translate: args.translate },
+        augment: Augment {
+            crop_padding: args.crop_padding,
+            flip: args.flip,
+            translate: args.translate,
+            cutout: args.cutout,
+        },
         seed: args.seed,
         limit: args.limit,
         val: args.val,

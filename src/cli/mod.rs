@@ -64,6 +64,9 @@ pub struct TrainArgs {
     /// Random translation by up to this many pixels (border repeated).
     #[arg(long, default_value_t = 0)]
     pub translate: usize,
+    /// Cutout: zero a random square of this side in every training image (16 is the CIFAR-10 choice of DeVries & Taylor).
+    #[arg(long, default_value_t = 0)]
+    pub cutout: usize,
     /// Seed for weights, order, augmentation and synthetic data.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

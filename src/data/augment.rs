@@ -1,4 +1,4 @@
-//! Data augmentation: random crops with zero padding, horizontal flips, translations. Deterministic by seed.
+//! Data augmentation: random crops with zero padding, horizontal flips, translations, cutout. Deterministic by seed.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -13,6 +13,11 @@ pub struct Augment {
     pub flip: bool,
     /// Shift by up to this many pixels in each direction, repeating the border pixels.
     pub translate: usize,
+    /// Cutout (DeVries & Taylor 2017): set a square of this side to zero (the
+    /// training mean, since images are normalised first), centred on a random
+    /// pixel and clipped at the borders; 0 = off.
+    #[serde(default)]
+    pub cutout: usize,
 }
 
 impl Augment {
@@ -23,7 +28,7 @@ impl Augment {
 
     /// Crop with padding 4 and horizontal flips: the usual CIFAR recipe.
     pub fn standard() -> Self {
-        Augment { crop_padding: 4, flip: true, translate: 0 }
+        Augment { crop_padding: 4, flip: true, translate: 0, cutout: 0 }
     }
 
     /// True when nothing would change.
@@ -61,6 +66,151 @@ impl Augment {
                 }
             }
         }
+        if self.cutout > 0 {
+            // drawn last, so runs without cutout see the same random choices as before it existed
+            let (centre_y, centre_x) = (rng.random_range(0..h), rng.random_range(0..w));
+            let rows = centre_y.saturating_sub(self.cutout / 2)..(centre_y + self.cutout.div_ceil(2)).min(h);
+            let cols = centre_x.saturating_sub(self.cutout / 2)..(centre_x + self.cutout.div_ceil(2)).min(w);
+            for plane in image.chunks_mut(h * w) {
+                for y in rows.clone() {
+                    plane[y * w + cols.start..y * w + cols.end].fill(0.0);
+                }
+            }
+        }
     }
     // ANCHOR_END: apply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: usize = 3;
+    const H: usize = 6;
+    const W: usize = 7;
+
+    /// A CHW image whose pixels are all distinct and none is zero.
+    fn distinct() -> Vec<f32> {
+        (1..=C * H * W).map(|v| v as f32).collect()
+    }
+
+    fn augmented(recipe: Augment, index: usize) -> Vec<f32> {
+        let mut image = distinct();
+        recipe.apply(&mut image, (C, H, W), 7, 3, index);
+        image
+    }
+
+    /// The image moved by (dy, dx): pixel (y, x) shows source pixel `at(y, x)`, or zero where that is `None`.
+    fn moved(at: impl Fn(isize, isize) -> Option<(usize, usize)>) -> Vec<f32> {
+        let source = distinct();
+        let mut out = vec![0.0; C * H * W];
+        for ch in 0..C {
+            for y in 0..H {
+                for x in 0..W {
+                    if let Some((sy, sx)) = at(y as isize, x as isize) {
+                        out[(ch * H + y) * W + x] = source[(ch * H + sy) * W + sx];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn inside(y: isize, x: isize) -> Option<(usize, usize)> {
+        (y >= 0 && x >= 0 && y < H as isize && x < W as isize).then_some((y as usize, x as usize))
+    }
+
+    #[test]
+    fn crops_are_shifts_with_zeros_outside_and_every_offset_occurs() {
+        let recipe = Augment { crop_padding: 2, ..Augment::none() };
+        let mut seen = std::collections::BTreeSet::new();
+        for index in 0..400 {
+            let out = augmented(recipe, index);
+            let offsets: Vec<(isize, isize)> = (-2..=2)
+                .flat_map(|dy| (-2..=2).map(move |dx| (dy, dx)))
+                .filter(|&(dy, dx)| out == moved(|y, x| inside(y + dy, x + dx)))
+                .collect();
+            assert_eq!(offsets.len(), 1, "image {index} is not exactly one padded crop");
+            seen.insert(offsets[0]);
+        }
+        assert_eq!(seen.len(), 25, "all 5x5 offsets of padding 2 occur");
+    }
+
+    #[test]
+    fn flips_mirror_every_row_about_half_the_time() {
+        let recipe = Augment { flip: true, ..Augment::none() };
+        let mirrored = moved(|y, x| inside(y, W as isize - 1 - x));
+        let flips = (0..400)
+            .map(|index| augmented(recipe, index))
+            .inspect(|out| assert!(*out == distinct() || *out == mirrored))
+            .filter(|out| *out == mirrored)
+            .count();
+        assert!((150..250).contains(&flips), "{flips} of 400 flipped");
+    }
+
+    #[test]
+    fn translations_repeat_the_border() {
+        let recipe = Augment { translate: 2, ..Augment::none() };
+        let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1);
+        for index in 0..100 {
+            let out = augmented(recipe, index);
+            let matches = (-2..=2)
+                .flat_map(|dy| (-2..=2).map(move |dx| (dy, dx)))
+                .filter(|&(dy, dx)| out == moved(|y, x| inside(clamp(y + dy, H), clamp(x + dx, W))))
+                .count();
+            assert_eq!(matches, 1, "image {index} is not exactly one translation");
+        }
+    }
+
+    #[test]
+    fn cutout_zeroes_one_square_in_every_channel_clipped_at_the_border() {
+        let side = 4;
+        let recipe = Augment { cutout: side, ..Augment::none() };
+        let (mut full, mut clipped) = (0, 0);
+        for index in 0..300 {
+            let out = augmented(recipe, index);
+            let zero = |y: usize, x: usize| out[y * W + x] == 0.0;
+            let rows: Vec<usize> = (0..H).filter(|&y| (0..W).any(|x| zero(y, x))).collect();
+            let cols: Vec<usize> = (0..W).filter(|&x| (0..H).any(|y| zero(y, x))).collect();
+            assert!(!rows.is_empty() && rows.len() <= side && cols.len() <= side);
+            assert_eq!(rows.len(), rows[rows.len() - 1] - rows[0] + 1, "rows of the square are contiguous");
+            assert_eq!(cols.len(), cols[cols.len() - 1] - cols[0] + 1, "columns of the square are contiguous");
+            for (i, (&value, &original)) in out.iter().zip(&distinct()).enumerate() {
+                let (y, x) = (i / W % H, i % W);
+                let in_square = rows.contains(&y) && cols.contains(&x);
+                assert_eq!(value, if in_square { 0.0 } else { original }, "image {index}, pixel {i}");
+            }
+            if rows.len() == side && cols.len() == side {
+                full += 1;
+            } else {
+                clipped += 1;
+            }
+        }
+        assert!(full > 0 && clipped > 0, "{full} whole squares, {clipped} clipped ones");
+    }
+
+    #[test]
+    fn cutout_leaves_the_other_random_choices_unchanged() {
+        let without = Augment { crop_padding: 2, flip: true, translate: 1, cutout: 0 };
+        let with = Augment { cutout: 3, ..without };
+        for index in 0..50 {
+            let (a, b) = (augmented(without, index), augmented(with, index));
+            let differing = a.iter().zip(&b).filter(|(p, q)| p != q).count();
+            assert!(b.iter().zip(&a).all(|(&q, &p)| q == p || q == 0.0), "image {index}");
+            assert!(differing <= C * 9, "image {index}: {differing} pixels changed");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_epoch_and_index_give_the_same_image() {
+        let recipe = Augment { crop_padding: 4, flip: true, translate: 2, cutout: 3 };
+        let run = |seed, epoch, index| {
+            let mut image = distinct();
+            recipe.apply(&mut image, (C, H, W), seed, epoch, index);
+            image
+        };
+        assert_eq!(run(1, 2, 3), run(1, 2, 3));
+        let variants = [run(1, 2, 3), run(2, 2, 3), run(1, 3, 3), run(1, 2, 4)];
+        assert!(variants[1..].iter().all(|v| *v != variants[0]), "seed, epoch and index each change the choice");
+    }
 }

@@ -124,3 +124,20 @@ impl TrainConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_written_before_cutout_existed_reads_with_cutout_off() {
+        // config.json of a ResNet-20 run from before `--cutout`, verbatim
+        let old = r#"{"data":"cifar10","model":"resnet20","epochs":100,"batch":128,"lr":0.1,
+            "optimizer":"sgd","weight_decay":0.0005,"schedule":"warmup-cosine","label_smoothing":0.0,
+            "normalization":"channel-mean-std","augment":{"crop_padding":4,"flip":true,"translate":0},
+            "seed":0,"limit":null,"val":null}"#;
+        let cfg: TrainConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(cfg.augment, crate::data::augment::Augment::standard());
+        assert_eq!(cfg.augment.cutout, 0);
+    }
+}

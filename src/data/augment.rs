@@ -68,18 +68,25 @@ impl Augment {
         }
         if self.cutout > 0 {
             // drawn last, so runs without cutout see the same random choices as before it existed
-            let (centre_y, centre_x) = (rng.random_range(0..h), rng.random_range(0..w));
-            let rows = centre_y.saturating_sub(self.cutout / 2)..(centre_y + self.cutout.div_ceil(2)).min(h);
-            let cols = centre_x.saturating_sub(self.cutout / 2)..(centre_x + self.cutout.div_ceil(2)).min(w);
-            for plane in image.chunks_mut(h * w) {
-                for y in rows.clone() {
-                    plane[y * w + cols.start..y * w + cols.end].fill(0.0);
-                }
-            }
+            let centre = (rng.random_range(0..h), rng.random_range(0..w));
+            cut_out(image, (h, w), centre, self.cutout);
         }
     }
     // ANCHOR_END: apply
 }
+
+// ANCHOR: cut_out
+/// Sets the `side`×`side` square centred on `centre` (clipped at the borders) to zero in every channel.
+fn cut_out(image: &mut [f32], (h, w): (usize, usize), (centre_y, centre_x): (usize, usize), side: usize) {
+    let rows = centre_y.saturating_sub(side / 2)..(centre_y + side.div_ceil(2)).min(h);
+    let cols = centre_x.saturating_sub(side / 2)..(centre_x + side.div_ceil(2)).min(w);
+    for plane in image.chunks_mut(h * w) {
+        for y in rows.clone() {
+            plane[y * w + cols.start..y * w + cols.end].fill(0.0);
+        }
+    }
+}
+// ANCHOR_END: cut_out
 
 #[cfg(test)]
 mod tests {
@@ -100,7 +107,7 @@ mod tests {
         image
     }
 
-    /// The image moved by (dy, dx): pixel (y, x) shows source pixel `at(y, x)`, or zero where that is `None`.
+    /// The image remapped: pixel (y, x) shows source pixel `at(y, x)`, or zero where that is `None`.
     fn moved(at: impl Fn(isize, isize) -> Option<(usize, usize)>) -> Vec<f32> {
         let source = distinct();
         let mut out = vec![0.0; C * H * W];

@@ -123,6 +123,11 @@ mod tests {
         out
     }
 
+    /// Every (dy, dx) with both in −max..=max.
+    fn offsets(max: isize) -> impl Iterator<Item = (isize, isize)> {
+        (-max..=max).flat_map(move |dy| (-max..=max).map(move |dx| (dy, dx)))
+    }
+
     fn inside(y: isize, x: isize) -> Option<(usize, usize)> {
         (y >= 0 && x >= 0 && y < H as isize && x < W as isize).then_some((y as usize, x as usize))
     }
@@ -133,12 +138,10 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for index in 0..400 {
             let out = augmented(recipe, index);
-            let offsets: Vec<(isize, isize)> = (-2..=2)
-                .flat_map(|dy| (-2..=2).map(move |dx| (dy, dx)))
-                .filter(|&(dy, dx)| out == moved(|y, x| inside(y + dy, x + dx)))
-                .collect();
-            assert_eq!(offsets.len(), 1, "image {index} is not exactly one padded crop");
-            seen.insert(offsets[0]);
+            let matching: Vec<(isize, isize)> =
+                offsets(2).filter(|&(dy, dx)| out == moved(|y, x| inside(y + dy, x + dx))).collect();
+            assert_eq!(matching.len(), 1, "image {index} is not exactly one padded crop");
+            seen.insert(matching[0]);
         }
         assert_eq!(seen.len(), 25, "all 5x5 offsets of padding 2 occur");
     }
@@ -161,10 +164,8 @@ mod tests {
         let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1);
         for index in 0..100 {
             let out = augmented(recipe, index);
-            let matches = (-2..=2)
-                .flat_map(|dy| (-2..=2).map(move |dx| (dy, dx)))
-                .filter(|&(dy, dx)| out == moved(|y, x| inside(clamp(y + dy, H), clamp(x + dx, W))))
-                .count();
+            let matches =
+                offsets(2).filter(|&(dy, dx)| out == moved(|y, x| inside(clamp(y + dy, H), clamp(x + dx, W)))).count();
             assert_eq!(matches, 1, "image {index} is not exactly one translation");
         }
     }

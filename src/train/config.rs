@@ -91,6 +91,15 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Checks the options that depend on the images, known once the data is loaded.
+    pub fn validate_for_images(&self, [_, h, w]: [usize; 3]) -> Result<()> {
+        if self.augment.cutout > h.max(w) {
+            let why = format!("{} is larger than the {h}x{w} training images", self.augment.cutout);
+            return Err(Error::msg(format!("--cutout: {why}")));
+        }
+        Ok(())
+    }
+
     /// The architecture.
     pub fn arch(&self) -> Result<Arch> {
         self.model.parse()

@@ -68,11 +68,8 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -> Result<Outcome> {
     cfg.validate()?;
     let data = prepare(cfg)?;
+    cfg.validate_for_images(data.train.shape)?;
     let [c, h, w] = data.train.shape;
-    if cfg.augment.cutout > h.max(w) {
-        let why = format!("{} is larger than the {h}x{w} training images", cfg.augment.cutout);
-        return Err(Error::msg(format!("--cutout: {why}")));
-    }
     let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
     let mut opt = cfg.optimizer()?;
     let (mut history, mut resume_step) = (Vec::new(), 0);

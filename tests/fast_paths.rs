@@ -122,6 +122,73 @@ fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
     }
 }
 
+/// The tail of a residual block as one training op, ReLU(BN(x) + r), gives
+/// the values, statistics and gradients (for x, γ, β and r) of batch norm,
+/// add and ReLU one after the other.
+#[test]
+fn fused_batch_norm_add_relu_equals_the_three_ops() {
+    let mut rng = StdRng::seed_from_u64(6);
+    for shape in [[4usize, 3, 5, 7], [2, 8, 1, 1], [16, 2, 3, 3]] {
+        let x = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
+        let gamma = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
+        let beta = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
+        let r = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
+        let seed = Tensor::<f32>::randn(&shape, &mut rng);
+        let (fused, stats_f) = x.batch_norm_add_relu_train(&gamma, &beta, &r, 1e-5);
+        let (bn, stats_p) = x.batch_norm_train(&gamma, &beta, 1e-5);
+        let plain = bn.add(&r).relu();
+        assert_eq!(fused.data(), plain.data(), "{shape:?}");
+        assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
+        assert_eq!((stats_f.mean, stats_f.var), (stats_p.mean, stats_p.var));
+        let (gf, gp) = (fused.backward_with(&seed), plain.backward_with(&seed));
+        for t in [&x, &gamma, &beta, &r] {
+            assert_eq!(gf.get(t).unwrap().data(), gp.get(t).unwrap().data(), "{shape:?}");
+        }
+    }
+}
+
+/// Inference with the shortcut in the convolution's epilogue is bit for
+/// bit conv2d → batch_norm_eval → add → relu (the packed and the portable
+/// kernel: 16 output channels and 3).
+#[test]
+fn fused_convolution_with_shortcut_equals_the_four_ops() {
+    let mut rng = StdRng::seed_from_u64(8);
+    for (c_in, c_out, stride) in [(16usize, 16usize, 1usize), (8, 16, 2), (2, 3, 1)] {
+        let x = Tensor::<f32>::randn(&[3, c_in, 9, 8], &mut rng);
+        let w = Tensor::<f32>::randn(&[c_out, c_in, 3, 3], &mut rng);
+        let cfg = Conv2dConfig::default().padding(1).stride(stride);
+        let (gamma, beta) = (Tensor::<f32>::randn(&[c_out], &mut rng), Tensor::<f32>::randn(&[c_out], &mut rng));
+        let mean: Vec<f64> = (0..c_out).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let var: Vec<f64> = (0..c_out).map(|_| rng.random_range(0.1..2.0)).collect();
+        let plain_conv = x.conv2d(&w, None, cfg);
+        let shortcut = Tensor::<f32>::randn(plain_conv.shape(), &mut rng);
+        let plain = plain_conv.batch_norm_eval(&gamma, &beta, &mean, &var, 1e-5).add(&shortcut).relu();
+        let to_f32 = |v: &[f64]| v.iter().map(|&v| v as f32).collect();
+        // k = γ/√(σ² + ε) computed as batch_norm_eval computes it
+        let scale = (0..c_out).map(|o| (gamma.data()[o] as f64 * (1.0 / (var[o] + 1e-5).sqrt())) as f32);
+        let mean32 = to_f32(&mean);
+        let e = cnnlab::ops::conv::ChannelEpilogue {
+            mean: mean32,
+            scale: scale.collect(),
+            shift: beta.data().to_vec(),
+            relu: true,
+        };
+        let fused = no_grad(|| x.conv2d_fused_eval_add(&w, None, cfg, &e, Some(&shortcut)));
+        assert_eq!(fused.shape(), plain.shape());
+        assert_eq!(fused.data(), plain.data(), "c_in {c_in}, c_out {c_out}, stride {stride}");
+        assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
+    }
+}
+
+#[test]
+#[should_panic(expected = "conv2d_fused_eval: shortcut shape [1, 1, 2, 3], output shape [1, 1, 3, 3]")]
+fn fused_convolution_refuses_a_shortcut_of_another_shape() {
+    let x = Tensor::<f32>::ones(&[1, 1, 3, 3]);
+    let w = Tensor::<f32>::ones(&[1, 1, 1, 1]);
+    let e = cnnlab::ops::conv::ChannelEpilogue { mean: vec![0.0], scale: vec![1.0], shift: vec![0.0], relu: true };
+    no_grad(|| x.conv2d_fused_eval_add(&w, None, Conv2dConfig::default(), &e, Some(&Tensor::ones(&[1, 1, 2, 3]))));
+}
+
 /// A training step through `forward` (batch norm + ReLU fused) computes the
 /// loss and every parameter gradient of the layer-by-layer path.
 #[test]

@@ -1,5 +1,5 @@
 //! Property-based gradient checks of the CNN ops: convolution, pooling,
-//! upsampling, batch norm, dropout and the losses.
+//! upsampling, batch norm (alone, with ReLU, with a residual and ReLU), dropout and the losses.
 
 mod common;
 use cnnlab::ops::pool::Pool2dConfig;
@@ -109,6 +109,18 @@ proptest! {
         prop_assume!(y.data().iter().all(|v| v.abs() > 1e-3));
         prop_assume!(y.data().iter().any(|&v| v > 0.0) && y.data().iter().any(|&v| v < 0.0));
         check(|t| t[0].batch_norm_relu_train(&t[1], &t[2], 1e-5).0, &inputs, seed);
+    }
+
+    #[test]
+    fn gradcheck_batch_norm_add_relu(n in 1usize..=4, c in 1usize..=3, h in 1usize..=4, w in 1usize..=3, seed in any::<u64>()) {
+        prop_assume!(n * h * w >= 2);
+        let shape = [n, c, h, w];
+        let inputs = [tensor(&shape, seed, 2.0), tensor(&[c], seed ^ 1, 2.0), tensor(&[c], seed ^ 2, 2.0), tensor(&shape, seed ^ 3, 2.0)];
+        // finite differences need every sum BN(x) + r away from ReLU's kink, and both sides of it present
+        let sum = inputs[0].batch_norm_train(&inputs[1], &inputs[2], 1e-5).0.add(&inputs[3]);
+        prop_assume!(sum.data().iter().all(|v| v.abs() > 1e-3));
+        prop_assume!(sum.data().iter().any(|&v| v > 0.0) && sum.data().iter().any(|&v| v < 0.0));
+        check(|t| t[0].batch_norm_add_relu_train(&t[1], &t[2], &t[3], 1e-5).0, &inputs, seed);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! ResNet-20 for CIFAR (He et al. 2016, §4.2): residual blocks y = ReLU(F(x) + shortcut(x)).
 
-use crate::nn::{child_name, conv_bn_relu, BatchNorm, Conv2d, Hook, Linear, Module, Sequential, StateKind};
+use crate::nn::{
+    child_name, conv_bn_add_relu, conv_bn_relu, BatchNorm, Conv2d, Hook, Linear, Module, Sequential, StateKind,
+};
 use crate::{Conv2dConfig, Pool2dConfig, Tensor};
 use rand::Rng;
 use std::any::Any;
@@ -51,9 +53,10 @@ impl BasicBlock {
 impl Module for BasicBlock {
     // ANCHOR: block
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        let residual = conv_bn_relu(&mut self.conv1, &mut self.bn1, x, true);
-        let residual = conv_bn_relu(&mut self.conv2, &mut self.bn2, &residual, false);
-        residual.add(&self.shortcut(x)).relu()
+        // F(x) = BN(conv2(ReLU(BN(conv1(x))))); y = ReLU(F(x) + shortcut(x))
+        let hidden = conv_bn_relu(&mut self.conv1, &mut self.bn1, x, true);
+        let shortcut = self.shortcut(x);
+        conv_bn_add_relu(&mut self.conv2, &mut self.bn2, &hidden, &shortcut)
     }
     // ANCHOR_END: block
 

@@ -74,6 +74,18 @@ impl BatchNorm {
         y
     }
 
+    /// ReLU(this layer + shortcut), the tail of a residual block. In
+    /// training mode the three run as one op (`batch_norm_add_relu_train`);
+    /// in evaluation mode one after the other.
+    pub fn forward_add_relu(&mut self, x: &Tensor, shortcut: &Tensor) -> Tensor {
+        if !self.training || x.rank() != self.rank {
+            return self.forward(x).add(shortcut).relu();
+        }
+        let (y, stats) = x.batch_norm_add_relu_train(&self.gamma, &self.beta, shortcut, self.eps);
+        self.update_running(&stats);
+        y
+    }
+
     /// This layer in evaluation mode as a convolution's epilogue (μ, k =
     /// γ/√(σ²+ε), β per channel), with or without a ReLU after it; `None` in
     /// training mode or for BatchNorm1d.

@@ -57,6 +57,22 @@ pub fn conv_bn_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, relu: boo
 }
 // ANCHOR_END: conv_bn_relu
 
+// ANCHOR: conv_bn_add_relu
+/// Conv2d → BatchNorm2d → + shortcut → ReLU, the second half of a residual
+/// block. During inference the four run as one pass over the output
+/// ([`Tensor::conv2d_fused_eval_add`]); in training, batch norm, the
+/// addition and ReLU run as one op ([`BatchNorm::forward_add_relu`]).
+pub fn conv_bn_add_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, shortcut: &Tensor) -> Tensor {
+    if !crate::is_grad_enabled() {
+        if let Some(epilogue) = bn.eval_epilogue(true) {
+            return x.conv2d_fused_eval_add(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue, Some(shortcut));
+        }
+    }
+    let y = conv.forward(x);
+    bn.forward_add_relu(&y, shortcut)
+}
+// ANCHOR_END: conv_bn_add_relu
+
 impl Module for Conv2d {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         x.conv2d(&self.weight, self.bias.as_ref(), self.cfg)

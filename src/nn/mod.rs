@@ -15,7 +15,7 @@ mod linear;
 mod sequential;
 
 pub use batchnorm::BatchNorm;
-pub use conv::{conv_bn_relu, Conv2d};
+pub use conv::{conv_bn_add_relu, conv_bn_relu, Conv2d};
 pub use fold::fold_batchnorm;
 pub use layers::{AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU};
 pub use linear::Linear;

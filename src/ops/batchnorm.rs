@@ -70,6 +70,16 @@ pub(crate) fn normalize<E: Element>(x: E, mu: E, k: E, b: E) -> E {
     (x - mu) * k + b
 }
 
+/// max(0, v), as every fused path writes it (the same test as the `relu` op).
+#[inline]
+pub(crate) fn relu<E: Element>(v: E) -> E {
+    if v > E::ZERO {
+        v
+    } else {
+        E::ZERO
+    }
+}
+
 /// Evaluation-mode batch norm as μ and k = γ/√(σ² + ε) per channel, so
 /// that y = (x − μ)·k + β. One helper for the op and for the fused
 /// inference pass of a convolution, so the two give the same bits.
@@ -168,6 +178,79 @@ fn check_params<E: Element>(op: &str, c: usize, gamma: &Tensor<E>, beta: &Tensor
     );
 }
 
+/// What training-mode batch norm computes from a batch before it writes y,
+/// and keeps for the backward pass: the statistics and, per channel in the
+/// element type, [μ, k, β] with k = γ/√(σ² + ε), so that y = (x − μ)·k + β.
+struct Normalization<E> {
+    shape: Vec<usize>,
+    dims: (usize, usize, usize),
+    mean: Vec<f64>,
+    var: Vec<f64>,
+    inv_std: Vec<f64>,
+    gamma: Vec<f64>,
+    affine: Vec<[E; 3]>,
+}
+
+impl<E: Element> Normalization<E> {
+    /// μ, σ² and the per-channel coefficients of the batch `x`.
+    fn of_batch(op: &str, x: &Tensor<E>, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> Self {
+        let dims @ (_, c, _) = channel_layout(op, &x.shape);
+        check_params(op, c, gamma, beta);
+        let (mean, var) = mean_and_variance(&x.data, dims);
+        let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+        let gamma: Vec<f64> = gamma.data.iter().map(|g| g.to_f64()).collect();
+        let affine = (0..c).map(|ch| [E::from_f64(mean[ch]), E::from_f64(gamma[ch] * inv_std[ch]), beta.data[ch]]);
+        let affine = affine.collect();
+        Normalization { shape: x.shape.clone(), dims, mean, var, inv_std, gamma, affine }
+    }
+
+    /// The batch statistics, for the running averages.
+    fn stats(&self) -> BatchStats {
+        BatchStats { mean: self.mean.clone(), var: self.var.clone(), count: self.dims.0 * self.dims.2 }
+    }
+
+    /// y = post(normalize(x), i) for every value (i its index in x), plane by plane.
+    fn apply(&self, x: &[E], post: impl Fn(E, usize) -> E + Sync) -> Vec<E> {
+        fill_planes(self.dims, |ch, plane| {
+            let [mu, k, b] = self.affine[ch];
+            let post = &post;
+            x[plane.clone()].iter().zip(plane).map(move |(&x, i)| post(normalize(x, mu, k, b), i))
+        })
+    }
+
+    /// [∂L/∂x, ∂L/∂γ, ∂L/∂β] from ∂L/∂y, where batch norm's own output gets
+    /// the gradient `grad([μ, k, β], x, ∂L/∂y)` (∂L/∂y itself, or masked by a ReLU after it).
+    fn backward(&self, x: &[E], dy: &[E], grad: impl Fn([E; 3], E, E) -> E + Sync) -> Vec<Option<Tensor<E>>> {
+        let (n, c, l) = self.dims;
+        let m = (n * l) as f64;
+        // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂ = (1/√(σ²+ε)) · Σ ∂L/∂y · (x − μ)
+        let sums = channel_sums(self.dims, |ch, plane| {
+            let (affine, mean) = (self.affine[ch], self.mean[ch]);
+            lane_sums(&x[plane.clone()], &dy[plane], |v, d| {
+                let d = grad(affine, v, d).to_f64();
+                (d, (v.to_f64() - mean) * d)
+            })
+        });
+        let sums: Vec<(f64, f64)> = sums.iter().zip(&self.inv_std).map(|(s, is)| (s.0, s.1 * is)).collect();
+        // ∂L/∂x = k·∂L/∂y − k·(∂L/∂β)/m − k·(∂L/∂γ)/(m·√(σ²+ε)) · (x − μ), k = γ/√(σ²+ε)
+        let coefficients: Vec<[E; 3]> = (0..c)
+            .map(|ch| {
+                let ((d_beta, d_gamma), inv_std) = (sums[ch], self.inv_std[ch]);
+                let k = self.gamma[ch] * inv_std;
+                [k, k * d_beta / m, k * d_gamma * inv_std / m].map(E::from_f64)
+            })
+            .collect();
+        let dx = fill_planes(self.dims, |ch, plane| {
+            let ([k, shift, slope], affine) = (coefficients[ch], self.affine[ch]);
+            let pairs = dy[plane.clone()].iter().zip(&x[plane]);
+            let grad = &grad;
+            pairs.map(move |(&d, &x)| k * grad(affine, x, d) - shift - slope * (x - affine[0]))
+        });
+        let [d_gamma, d_beta] = gamma_beta_grads(&sums);
+        vec![Some(Tensor::from_vec(dx, &self.shape)), d_gamma, d_beta]
+    }
+}
+
 impl<E: Element> Tensor<E> {
     // ANCHOR: train
     /// Training-mode batch norm over axis 1 of `[N, C, …]`, with batch
@@ -197,69 +280,60 @@ impl<E: Element> Tensor<E> {
         eps: f64,
     ) -> (Tensor<E>, BatchStats) {
         let name = if RELU { "batch_norm+relu" } else { "batch_norm" };
-        let dims @ (n, c, l) = channel_layout(name, &self.shape);
-        check_params(name, c, gamma, beta);
-        let m = (n * l) as f64;
+        let norm = Normalization::of_batch(name, self, gamma, beta, eps);
         let x = self.data.clone();
-        let (mean, var) = mean_and_variance(&x, dims);
-        let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        let (g, b) = (gamma.data.clone(), beta.data.clone());
-        // per channel in the element type: y = (x − μ)·k + β with k = γ/√(σ² + ε)
-        let (mu, k): (Vec<E>, Vec<E>) =
-            (0..c).map(|ch| (E::from_f64(mean[ch]), E::from_f64(g[ch].to_f64() * inv_std[ch]))).unzip();
-        let y = fill_planes(dims, |ch, plane| {
-            let (mu, k, b) = (mu[ch], k[ch], b[ch]);
-            x[plane].iter().map(move |&x| {
-                let v = normalize(x, mu, k, b);
-                if !RELU || v > E::ZERO {
-                    v
-                } else {
-                    E::ZERO
-                }
-            })
-        });
-        let stats = BatchStats { mean: mean.clone(), var, count: n * l };
-        let shape = self.shape.clone();
-        let affine: Vec<[E; 3]> = (0..c).map(|ch| [mu[ch], k[ch], b[ch]]).collect();
+        let y = norm.apply(&x, |v, _| if RELU { relu(v) } else { v });
+        let stats = norm.stats();
         let out = Tensor::from_op(name, y, &self.shape, &[self, gamma, beta], move |dy| {
-            let dy = dy.data.clone();
             // with ReLU after it, batch norm sees ∂L/∂y only where y > 0
             // (y's sign recomputed from x exactly as the forward pass computed y)
-            let grad = |[mu, k, b]: [E; 3], x: E, d: E| {
+            norm.backward(&x, &dy.data, |[mu, k, b], x, d| {
                 if RELU {
                     std::hint::select_unpredictable(normalize(x, mu, k, b) > E::ZERO, d, E::ZERO)
                 } else {
                     d
                 }
-            };
-            // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂ = (1/√(σ²+ε)) · Σ ∂L/∂y · (x − μ)
-            let sums = channel_sums(dims, |ch, plane| {
-                let (affine, mean) = (affine[ch], mean[ch]);
-                lane_sums(&x[plane.clone()], &dy[plane], |v, d| {
-                    let d = grad(affine, v, d).to_f64();
-                    (d, (v.to_f64() - mean) * d)
-                })
-            });
-            let sums: Vec<(f64, f64)> = sums.iter().zip(&inv_std).map(|(s, is)| (s.0, s.1 * is)).collect();
-            // ∂L/∂x = k·∂L/∂y − k·(∂L/∂β)/m − k·(∂L/∂γ)/(m·√(σ²+ε)) · (x − μ), k = γ/√(σ²+ε)
-            let coefficients: Vec<[E; 3]> = (0..c)
-                .map(|ch| {
-                    let (d_beta, d_gamma) = sums[ch];
-                    let k = g[ch].to_f64() * inv_std[ch];
-                    [k, k * d_beta / m, k * d_gamma * inv_std[ch] / m].map(E::from_f64)
-                })
-                .collect();
-            let dx = fill_planes(dims, |ch, plane| {
-                let ([k, shift, slope], affine) = (coefficients[ch], affine[ch]);
-                let pairs = dy[plane.clone()].iter().zip(&x[plane]);
-                pairs.map(move |(&d, &x)| k * grad(affine, x, d) - shift - slope * (x - affine[0]))
-            });
-            let [d_gamma, d_beta] = gamma_beta_grads(&sums);
-            vec![Some(Tensor::from_vec(dx, &shape)), d_gamma, d_beta]
+            })
         });
         (out, stats)
     }
     // ANCHOR_END: train_impl
+
+    // ANCHOR: train_add_relu
+    /// The tail of a residual block, y = ReLU(BN(x) + r), as one op:
+    /// training-mode batch norm of x, plus the shortcut r, clamped as it is
+    /// written. Going back, ∂L/∂r = ∂L/∂y · [y > 0], and batch norm's output
+    /// gets that same gradient. The same values as `batch_norm_train`, `add`
+    /// and `relu` one after the other, without the two middle tensors.
+    pub fn batch_norm_add_relu_train(
+        &self,
+        gamma: &Tensor<E>,
+        beta: &Tensor<E>,
+        residual: &Tensor<E>,
+        eps: f64,
+    ) -> (Tensor<E>, BatchStats) {
+        let name = "batch_norm+add+relu";
+        assert!(
+            residual.shape == self.shape,
+            "{name}: the residual {:?} must have the shape of the input {:?}",
+            residual.shape,
+            self.shape
+        );
+        let norm = Normalization::of_batch(name, self, gamma, beta, eps);
+        let (x, r) = (self.data.clone(), residual.data.clone());
+        let y = Tensor::from_vec(norm.apply(&x, |v, i| relu(v + r[i])), &self.shape);
+        let (stats, y_saved, shape) = (norm.stats(), y.data.clone(), self.shape.clone());
+        let out = y.recorded(name, &[self, gamma, beta, residual], move |dy| {
+            // y is the next layer's input, kept alive anyway: its sign is the mask
+            let d_sum =
+                super::zip_map(&dy.data, &y_saved, |d, y| std::hint::select_unpredictable(y > E::ZERO, d, E::ZERO));
+            let mut grads = norm.backward(&x, &d_sum, |_, _, d| d);
+            grads.push(Some(Tensor::from_vec(d_sum, &shape)));
+            grads
+        });
+        (out, stats)
+    }
+    // ANCHOR_END: train_add_relu
 
     // ANCHOR: eval
     /// Evaluation-mode batch norm with fixed statistics: an affine map per

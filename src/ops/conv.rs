@@ -248,7 +248,8 @@ fn backward_image<E: Element>(
 
 /// What inference does to each output channel o right after the
 /// convolution computed it, while it is still in cache: evaluation-mode
-/// batch norm y = (v − μ_o)·k_o + β_o, then optionally ReLU.
+/// batch norm y = (v − μ_o)·k_o + β_o, then (in a residual block) the
+/// shortcut's value, then optionally ReLU.
 pub struct ChannelEpilogue<E> {
     /// μ_o, the running means.
     pub mean: Vec<E>,
@@ -261,13 +262,16 @@ pub struct ChannelEpilogue<E> {
 }
 
 impl<E: Element> ChannelEpilogue<E> {
-    /// Applies the epilogue to the plane of output channel `o`, with the
-    /// same arithmetic as `batch_norm_eval` and `relu`, so the bits agree.
-    fn apply(&self, o: usize, plane: &mut [E]) {
+    /// Applies the epilogue to the plane of output channel `o` (adding the
+    /// matching plane of the shortcut, if any), with the same arithmetic as
+    /// `batch_norm_eval`, `add` and `relu`, so the bits agree.
+    fn apply(&self, o: usize, plane: &mut [E], shortcut: Option<&[E]>) {
         let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
-        for v in plane.iter_mut() {
-            let y = super::batchnorm::normalize(*v, mu, k, b);
-            *v = if !self.relu || y > E::ZERO { y } else { E::ZERO };
+        let normalized = |v: E| super::batchnorm::normalize(v, mu, k, b);
+        let out = |y: E| if self.relu { super::batchnorm::relu(y) } else { y };
+        match shortcut {
+            None => plane.iter_mut().for_each(|v| *v = out(normalized(*v))),
+            Some(r) => plane.iter_mut().zip(r).for_each(|(v, &r)| *v = out(normalized(*v) + r)),
         }
     }
 }
@@ -310,22 +314,49 @@ impl<E: Element> Tensor<E> {
         cfg: Conv2dConfig,
         epilogue: &ChannelEpilogue<E>,
     ) -> Tensor<E> {
+        self.conv2d_fused_eval_add(weight, bias, cfg, epilogue, None)
+    }
+
+    /// [`Tensor::conv2d_fused_eval`] with a residual block's shortcut added
+    /// between batch norm and ReLU: ReLU(BN(conv(x)) + shortcut), bit for
+    /// bit the four ops one after the other.
+    ///
+    /// # Panics
+    /// As `conv2d_fused_eval`, and when the shortcut's shape is not the output's.
+    pub fn conv2d_fused_eval_add(
+        &self,
+        weight: &Tensor<E>,
+        bias: Option<&Tensor<E>>,
+        cfg: Conv2dConfig,
+        epilogue: &ChannelEpilogue<E>,
+        shortcut: Option<&Tensor<E>>,
+    ) -> Tensor<E> {
         assert!(!crate::is_grad_enabled(), "conv2d_fused_eval: inference only; call it inside no_grad");
         let g = Geometry::new(&self.shape, &weight.shape, cfg);
         assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval: epilogue must have {} channels", g.c_out);
-        let y = conv2d_forward(&self.data, weight, bias, &g, Some(epilogue));
-        Tensor::from_op("conv2d+bn+relu", y, &[g.n, g.c_out, g.oh, g.ow], &[], |_| vec![])
+        let out_shape = [g.n, g.c_out, g.oh, g.ow];
+        if let Some(r) = shortcut {
+            assert_eq!(
+                r.shape, out_shape,
+                "conv2d_fused_eval: shortcut shape {:?}, output shape {out_shape:?}",
+                r.shape
+            );
+        }
+        let y = conv2d_forward(&self.data, weight, bias, &g, Some((epilogue, shortcut.map(|r| r.data.as_slice()))));
+        let name = if shortcut.is_some() { "conv2d+bn+add+relu" } else { "conv2d+bn+relu" };
+        Tensor::from_op(name, y, &out_shape, &[], |_| vec![])
     }
 }
 
 /// The convolution's output for the whole batch, images in parallel; each
-/// image's planes get the bias and then `epilogue` while they are in cache.
+/// image's planes get the bias and then `epilogue` (with the shortcut's
+/// planes of the same image, if any) while they are in cache.
 fn conv2d_forward<E: Element>(
     x: &[E],
     weight: &Tensor<E>,
     bias: Option<&Tensor<E>>,
     g: &Geometry,
-    epilogue: Option<&ChannelEpilogue<E>>,
+    epilogue: Option<(&ChannelEpilogue<E>, Option<&[E]>)>,
 ) -> Vec<E> {
     if let Some(b) = bias {
         assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
@@ -346,8 +377,9 @@ fn conv2d_forward<E: Element>(
             if let Some(b) = bias {
                 plane.iter_mut().for_each(|v| *v += b.data[o]);
             }
-            if let Some(e) = epilogue {
-                e.apply(o, plane);
+            if let Some((e, shortcut)) = epilogue {
+                let plane_range = (n * g.c_out + o) * g.out_pixels()..(n * g.c_out + o + 1) * g.out_pixels();
+                e.apply(o, plane, shortcut.map(|r| &r[plane_range]));
             }
         }
     })

@@ -197,7 +197,7 @@ fn accumulate<E: Element>(grads: &mut HashMap<TensorId, Tensor<E>>, parent: &Ten
     match grads.remove(&parent.id) {
         Some(previous) => {
             let started = profile::enabled().then(Instant::now);
-            let sum = previous.add(&grad);
+            let sum = sum_of_gradients(previous, grad);
             if let Some(started) = started {
                 profile::add("add (gradient sum)", Phase::Backward, started.elapsed());
             }
@@ -205,6 +205,24 @@ fn accumulate<E: Element>(grads: &mut HashMap<TensorId, Tensor<E>>, parent: &Ten
         }
         None => grads.insert(parent.id, grad),
     };
+}
+
+/// a + b for two gradients of the same tensor: added into the buffer of
+/// one of them that nothing else holds (a gradient a backward function
+/// computed, not one passed through from its output), into a new one when
+/// both are shared. Addition commutes, so the bits are the same either way.
+fn sum_of_gradients<E: Element>(mut a: Tensor<E>, mut b: Tensor<E>) -> Tensor<E> {
+    if a.node.is_none() && b.node.is_none() {
+        if let Some(values) = Arc::get_mut(&mut a.data) {
+            crate::ops::add_assign(values, &b.data);
+            return a;
+        }
+        if let Some(values) = Arc::get_mut(&mut b.data) {
+            crate::ops::add_assign(values, &a.data);
+            return b;
+        }
+    }
+    a.add(&b)
 }
 
 /// The result of a backward pass: ∂L/∂t for every tensor t of the graph.

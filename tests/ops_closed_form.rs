@@ -259,6 +259,26 @@ fn gradients_of_inner_tensors_and_reuse() {
     assert_eq!(grads.wrt(&hidden).data(), &[3.0, 3.0, 3.0]); // an inner activation
 }
 
+/// Where gradients meet, the sum goes into a buffer only when nothing else
+/// holds it: the seed, an inner tensor's gradient passed through by `add`
+/// and the gradients the caller reads keep their values. (Large enough for
+/// the parallel in-place addition.)
+#[test]
+fn gradient_sums_never_write_into_shared_buffers() {
+    let n = 70_000;
+    let x = Tensor::<f32>::ones(&[n]).with_grad();
+    let seed = Tensor::<f32>::full(&[n], 0.5);
+    // add passes the seed itself to both of its inputs: x's two gradients share one buffer
+    let grads = x.add(&x).backward_with(&seed);
+    assert!(grads.wrt(&x).data().iter().all(|&g| g == 1.0));
+    assert!(seed.data().iter().all(|&s| s == 0.5));
+    // x gets ∂L/∂inner (held by the store too) and two fresh gradients, 2 and 3
+    let inner = x.mul_scalar(2.0).add(&x.mul_scalar(3.0));
+    let grads = inner.add(&x).sum().backward();
+    assert!(grads.wrt(&x).data().iter().all(|&g| g == 6.0));
+    assert!(grads.wrt(&inner).data().iter().all(|&g| g == 1.0));
+}
+
 #[test]
 fn detach_and_no_grad_stop_gradients() {
     let x = Tensor::<f64>::from_vec(vec![2.0], &[1]).with_grad();

@@ -160,6 +160,22 @@ pub(crate) fn zip_map<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> E + Sync
     fill_chunks(a.len(), CHUNK, |i| chunk(a, i).iter().zip(chunk(b, i)).map(|(&x, &y)| f(x, y)))
 }
 
+/// target += other, element-wise, in place (in parallel and vectorized for
+/// large inputs): the same bits as `zip_map(target, other, |a, b| a + b)`.
+pub(crate) fn add_assign<E: Element>(target: &mut [E], other: &[E]) {
+    assert_eq!(target.len(), other.len(), "add_assign: lengths differ");
+    let add = |t: &mut [E], o: &[E]| {
+        vectorized(
+            #[inline(always)]
+            || t.iter_mut().zip(o).for_each(|(a, &b)| *a = *a + b),
+        )
+    };
+    if target.len() < PARALLEL_MIN {
+        return add(target, other);
+    }
+    target.par_chunks_mut(CHUNK).zip(other.par_chunks(CHUNK)).for_each(|(t, o)| add(t, o));
+}
+
 /// `f` applied to matching elements of three equally long slices.
 pub(crate) fn zip3_map<E: Element>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E + Sync + Send) -> Vec<E> {
     assert!(a.len() == b.len() && b.len() == c.len(), "zip3_map: lengths differ");

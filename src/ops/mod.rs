@@ -167,7 +167,7 @@ pub(crate) fn add_assign<E: Element>(target: &mut [E], other: &[E]) {
     let add = |t: &mut [E], o: &[E]| {
         vectorized(
             #[inline(always)]
-            || t.iter_mut().zip(o).for_each(|(a, &b)| *a = *a + b),
+            || t.iter_mut().zip(o).for_each(|(a, &b)| *a += b),
         )
     };
     if target.len() < PARALLEL_MIN {

@@ -3,7 +3,8 @@
 //! Run on a quiet machine: cargo run --release --example 10_performance
 //! Writes book/src/figures/throughput.png (batch on a log axis) and prints the table the chapter quotes.
 //! With `-- layers`: the per-layer convolution table instead (forward, ∂L/∂W, ∂L/∂x of smallcnn's six
-//! convolutions at batch 128; run it once more with CNNLAB_NO_PACKED=1 for the im2col column).
+//! convolutions at batch 128; run it once more with CNNLAB_NO_PACKED=1 for the im2col column);
+//! `-- layers resnet20`: the same for ResNet-20's six kinds of convolution.
 
 use cnnlab::bench;
 use cnnlab::models::Arch;
@@ -15,8 +16,9 @@ use std::time::Instant;
 
 fn main() -> Result<(), cnnlab::io::Error> {
     cnnlab::alloc::tune_allocator(); // as the cnnlab tool does
-    if std::env::args().nth(1).as_deref() == Some("layers") {
-        layer_table();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("layers") {
+        layer_table(args.get(1).map(String::as_str) == Some("resnet20"));
         return Ok(());
     }
     let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
@@ -55,25 +57,29 @@ fn best_ms(mut f: impl FnMut()) -> f64 {
     best * 1e3
 }
 
-/// Time and GFLOP/s of each of smallcnn's convolutions at batch 128: the
-/// forward pass (no graph), and each backward product on its own.
-fn layer_table() {
+/// Time and GFLOP/s of each of smallcnn's (or ResNet-20's) convolutions at
+/// batch 128: the forward pass (no graph), and each backward product on its own.
+fn layer_table(resnet20: bool) {
     println!("| layer | forward | ∂L/∂W | ∂L/∂x |");
     println!("|---|---|---|---|");
-    let layers = [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16), (64, 128, 8), (128, 128, 8)];
-    for (c_in, c_out, side) in layers {
+    // (c_in, c_out, input side, stride), 3×3 kernels with padding 1
+    let smallcnn = [(3, 32, 32, 1), (32, 32, 32, 1), (32, 64, 16, 1), (64, 64, 16, 1), (64, 128, 8, 1), (128, 128, 8, 1)];
+    let resnet = [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 32, 16, 1), (32, 64, 16, 2), (64, 64, 8, 1)];
+    for (c_in, c_out, side, stride) in if resnet20 { resnet } else { smallcnn } {
         let mut rng = StdRng::seed_from_u64(1);
+        let out_side = side / stride;
         let x = Tensor::<f32>::randn(&[128, c_in, side, side], &mut rng);
         let w = Tensor::<f32>::randn(&[c_out, c_in, 3, 3], &mut rng);
-        let dy = Tensor::<f32>::randn(&[128, c_out, side, side], &mut rng);
-        let cfg = Conv2dConfig::default().padding(1);
+        let dy = Tensor::<f32>::randn(&[128, c_out, out_side, out_side], &mut rng);
+        let cfg = Conv2dConfig::default().padding(1).stride(stride);
         let forward = cnnlab::no_grad(|| best_ms(|| drop(x.conv2d(&w, None, cfg))));
         let only_dx = x.detach().with_grad().conv2d(&w, None, cfg); // graph whose only leaf is x
         let dx = best_ms(|| drop(only_dx.backward_with(&dy)));
         let only_dw = x.conv2d(&w.detach().with_grad(), None, cfg); // … whose only leaf is W
         let dw = best_ms(|| drop(only_dw.backward_with(&dy)));
-        let gflop = 2.0 * 128.0 * (c_out * side * side * c_in * 9) as f64 / 1e9;
+        let gflop = 2.0 * 128.0 * (c_out * out_side * out_side * c_in * 9) as f64 / 1e9;
         let cell = |ms: f64| format!("{ms:.1} ms, {:.0} GFLOP/s", gflop / ms * 1e3);
-        println!("| {c_in} → {c_out} at {side}×{side} | {} | {} | {} |", cell(forward), cell(dw), cell(dx));
+        let strided = if stride > 1 { format!(", stride {stride}") } else { String::new() };
+        println!("| {c_in} → {c_out} at {side}×{side}{strided} | {} | {} | {} |", cell(forward), cell(dw), cell(dx));
     }
 }

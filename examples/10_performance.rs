@@ -63,7 +63,8 @@ fn layer_table(resnet20: bool) {
     println!("| layer | forward | ∂L/∂W | ∂L/∂x |");
     println!("|---|---|---|---|");
     // (c_in, c_out, input side, stride), 3×3 kernels with padding 1
-    let smallcnn = [(3, 32, 32, 1), (32, 32, 32, 1), (32, 64, 16, 1), (64, 64, 16, 1), (64, 128, 8, 1), (128, 128, 8, 1)];
+    let smallcnn =
+        [(3, 32, 32, 1), (32, 32, 32, 1), (32, 64, 16, 1), (64, 64, 16, 1), (64, 128, 8, 1), (128, 128, 8, 1)];
     let resnet = [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 32, 16, 1), (32, 64, 16, 2), (64, 64, 8, 1)];
     for (c_in, c_out, side, stride) in if resnet20 { resnet } else { smallcnn } {
         let mut rng = StdRng::seed_from_u64(1);

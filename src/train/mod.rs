@@ -148,10 +148,14 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             seconds: started.elapsed().as_secs_f64(),
             images_per_sec: seen as f64 / started.elapsed().as_secs_f64(),
         };
-        println!("{}", metrics.line(cfg.epochs));
         meta.epoch = epoch + 1;
         let best = history.iter().all(|m: &EpochMetrics| metrics.val_accuracy > m.val_accuracy);
+        let line = metrics.line(cfg.epochs);
         history.push(metrics);
+        match run_dir::time_left(&history, cfg.epochs) {
+            Some(left) => println!("{line}  {left}"),
+            None => println!("{line}"),
+        }
         run.record_epoch(&mut model, opt.as_ref(), &meta, &history, best)?;
     }
     Ok(Outcome::Finished)

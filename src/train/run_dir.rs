@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochMetrics {
     /// Epochs completed (1-based).
     pub epoch: usize,
@@ -48,6 +48,23 @@ impl EpochMetrics {
             self.images_per_sec
         )
     }
+}
+
+/// The run's remaining time as the terminal shows it after each epoch
+/// ("≈ 2 h 55 min left"): the median time of the last five epochs (one slow
+/// epoch on a shared machine moves it little) times the epochs still to
+/// run; `None` when the run is done.
+pub fn time_left(history: &[EpochMetrics], epochs: usize) -> Option<String> {
+    let remaining = epochs.checked_sub(history.len()).filter(|&r| r > 0)?;
+    let mut recent: Vec<f64> = history.iter().rev().take(5).map(|m| m.seconds).collect();
+    recent.sort_by(f64::total_cmp);
+    let median = *recent.get(recent.len() / 2)?;
+    let minutes = (median * remaining as f64 / 60.0).round() as u64;
+    Some(match minutes {
+        0 => "< 1 min left".to_string(),
+        1..=59 => format!("≈ {minutes} min left"),
+        _ => format!("≈ {} h {:02} min left", minutes / 60, minutes % 60),
+    })
 }
 
 /// A run folder such as `runs/demo`.
@@ -171,3 +188,25 @@ pub fn curves_image(history: &[EpochMetrics]) -> image::RgbImage {
     canvas.image
 }
 // ANCHOR_END: curves
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize, seconds: f64) -> EpochMetrics {
+        EpochMetrics { epoch, seconds, ..Default::default() }
+    }
+
+    #[test]
+    fn time_left_is_the_median_recent_epoch_times_the_epochs_to_go() {
+        // the last five epochs took 80–100 s, one 400 s (a busy moment): the median is 90 s
+        let history: Vec<EpochMetrics> =
+            [500.0, 80.0, 90.0, 400.0, 100.0, 85.0].iter().enumerate().map(|(i, &s)| epoch(i + 1, s)).collect();
+        assert_eq!(time_left(&history, 182).as_deref(), Some("≈ 4 h 24 min left")); // 176 × 90 s
+        assert_eq!(time_left(&history, 10).as_deref(), Some("≈ 6 min left"));
+        assert_eq!(time_left(&history[..1], 2).as_deref(), Some("≈ 8 min left"));
+        assert_eq!(time_left(&[epoch(1, 20.0)], 2).as_deref(), Some("< 1 min left"));
+        assert_eq!(time_left(&history, 6), None);
+        assert_eq!(time_left(&[], 6), None);
+    }
+}

@@ -178,6 +178,7 @@ fn check_params<E: Element>(op: &str, c: usize, gamma: &Tensor<E>, beta: &Tensor
     );
 }
 
+// ANCHOR: normalization
 /// What training-mode batch norm computes from a batch before it writes y,
 /// and keeps for the backward pass: the statistics and, per channel in the
 /// element type, [μ, k, β] with k = γ/√(σ² + ε), so that y = (x − μ)·k + β.
@@ -250,6 +251,7 @@ impl<E: Element> Normalization<E> {
         vec![Some(Tensor::from_vec(dx, &self.shape)), d_gamma, d_beta]
     }
 }
+// ANCHOR_END: normalization
 
 impl<E: Element> Tensor<E> {
     // ANCHOR: train

@@ -2,6 +2,7 @@
 
 use cnnlab::models::{Arch, Model};
 use cnnlab::nn::Module;
+use cnnlab::ops::batchnorm::BatchStats;
 use cnnlab::optim::{Optimizer, Sgd};
 use cnnlab::{no_grad, Conv2dConfig, Tensor};
 use rand::rngs::StdRng;
@@ -100,26 +101,43 @@ fn fused_inference_equals_layer_by_layer_inference_bit_for_bit() {
     assert_eq!(with_graph.data(), fused.data());
 }
 
-/// Batch norm + ReLU as one training op gives the values and gradients of
-/// the two ops one after the other.
-#[test]
-fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
-    let mut rng = StdRng::seed_from_u64(5);
+/// A fused training op against batch norm followed by `rest` (the ops it
+/// fuses): the same values, statistics and gradients for x, γ, β and (when
+/// `residual`) the shortcut r, which `rest` receives too.
+fn fused_batch_norm_equals_op_by_op(
+    rng_seed: u64,
+    residual: bool,
+    fused: impl Fn(&Tensor<f32>, &Tensor<f32>, &Tensor<f32>, &Tensor<f32>) -> (Tensor<f32>, BatchStats),
+    rest: impl Fn(Tensor<f32>, &Tensor<f32>) -> Tensor<f32>,
+) {
+    let mut rng = StdRng::seed_from_u64(rng_seed);
     for shape in [[4usize, 3, 5, 7], [2, 8, 1, 1], [16, 2, 3, 3]] {
         let x = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
         let gamma = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
         let beta = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
+        let r = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
         let seed = Tensor::<f32>::randn(&shape, &mut rng);
-        let (fused, stats_f) = x.batch_norm_relu_train(&gamma, &beta, 1e-5);
+        let (fused, stats_f) = fused(&x, &gamma, &beta, &r);
         let (bn, stats_p) = x.batch_norm_train(&gamma, &beta, 1e-5);
-        let plain = bn.relu();
+        let plain = rest(bn, &r);
         assert_eq!(fused.data(), plain.data(), "{shape:?}");
+        assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
         assert_eq!((stats_f.mean, stats_f.var), (stats_p.mean, stats_p.var));
         let (gf, gp) = (fused.backward_with(&seed), plain.backward_with(&seed));
-        for t in [&x, &gamma, &beta] {
+        let inputs = if residual { vec![&x, &gamma, &beta, &r] } else { vec![&x, &gamma, &beta] };
+        for t in inputs {
             assert_eq!(gf.get(t).unwrap().data(), gp.get(t).unwrap().data(), "{shape:?}");
         }
     }
+}
+
+/// Batch norm + ReLU as one training op gives the values and gradients of
+/// the two ops one after the other.
+#[test]
+fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
+    let fused =
+        |x: &Tensor<f32>, g: &Tensor<f32>, b: &Tensor<f32>, _: &Tensor<f32>| x.batch_norm_relu_train(g, b, 1e-5);
+    fused_batch_norm_equals_op_by_op(5, false, fused, |bn, _| bn.relu());
 }
 
 /// The tail of a residual block as one training op, ReLU(BN(x) + r), gives
@@ -127,24 +145,9 @@ fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
 /// add and ReLU one after the other.
 #[test]
 fn fused_batch_norm_add_relu_equals_the_three_ops() {
-    let mut rng = StdRng::seed_from_u64(6);
-    for shape in [[4usize, 3, 5, 7], [2, 8, 1, 1], [16, 2, 3, 3]] {
-        let x = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
-        let gamma = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
-        let beta = Tensor::<f32>::randn(&[shape[1]], &mut rng).with_grad();
-        let r = Tensor::<f32>::randn(&shape, &mut rng).with_grad();
-        let seed = Tensor::<f32>::randn(&shape, &mut rng);
-        let (fused, stats_f) = x.batch_norm_add_relu_train(&gamma, &beta, &r, 1e-5);
-        let (bn, stats_p) = x.batch_norm_train(&gamma, &beta, 1e-5);
-        let plain = bn.add(&r).relu();
-        assert_eq!(fused.data(), plain.data(), "{shape:?}");
-        assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
-        assert_eq!((stats_f.mean, stats_f.var), (stats_p.mean, stats_p.var));
-        let (gf, gp) = (fused.backward_with(&seed), plain.backward_with(&seed));
-        for t in [&x, &gamma, &beta, &r] {
-            assert_eq!(gf.get(t).unwrap().data(), gp.get(t).unwrap().data(), "{shape:?}");
-        }
-    }
+    let fused =
+        |x: &Tensor<f32>, g: &Tensor<f32>, b: &Tensor<f32>, r: &Tensor<f32>| x.batch_norm_add_relu_train(g, b, r, 1e-5);
+    fused_batch_norm_equals_op_by_op(6, true, fused, |bn, r| bn.add(r).relu());
 }
 
 /// Inference with the shortcut in the convolution's epilogue is bit for
@@ -173,7 +176,7 @@ fn fused_convolution_with_shortcut_equals_the_four_ops() {
             shift: beta.data().to_vec(),
             relu: true,
         };
-        let fused = no_grad(|| x.conv2d_fused_eval_add(&w, None, cfg, &e, Some(&shortcut)));
+        let fused = no_grad(|| x.conv2d_fused_eval(&w, None, cfg, &e, Some(&shortcut)));
         assert_eq!(fused.shape(), plain.shape());
         assert_eq!(fused.data(), plain.data(), "c_in {c_in}, c_out {c_out}, stride {stride}");
         assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
@@ -186,7 +189,7 @@ fn fused_convolution_refuses_a_shortcut_of_another_shape() {
     let x = Tensor::<f32>::ones(&[1, 1, 3, 3]);
     let w = Tensor::<f32>::ones(&[1, 1, 1, 1]);
     let e = cnnlab::ops::conv::ChannelEpilogue { mean: vec![0.0], scale: vec![1.0], shift: vec![0.0], relu: true };
-    no_grad(|| x.conv2d_fused_eval_add(&w, None, Conv2dConfig::default(), &e, Some(&Tensor::ones(&[1, 1, 2, 3]))));
+    no_grad(|| x.conv2d_fused_eval(&w, None, Conv2dConfig::default(), &e, Some(&Tensor::ones(&[1, 1, 2, 3]))));
 }
 
 /// A training step through `forward` (batch norm + ReLU fused) computes the
@@ -219,5 +222,5 @@ fn fused_convolution_refuses_to_run_under_a_graph() {
     let x = Tensor::<f32>::ones(&[1, 1, 3, 3]);
     let w = Tensor::<f32>::ones(&[1, 1, 1, 1]);
     let e = cnnlab::ops::conv::ChannelEpilogue { mean: vec![0.0], scale: vec![1.0], shift: vec![0.0], relu: true };
-    x.conv2d_fused_eval(&w, None, Conv2dConfig::default(), &e);
+    x.conv2d_fused_eval(&w, None, Conv2dConfig::default(), &e, None);
 }

@@ -45,7 +45,7 @@ impl Conv2d {
 pub fn conv_bn_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, relu: bool) -> Tensor {
     if !crate::is_grad_enabled() {
         if let Some(epilogue) = bn.eval_epilogue(relu) {
-            return x.conv2d_fused_eval(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue);
+            return x.conv2d_fused_eval(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue, None);
         }
     }
     let y = conv.forward(x);
@@ -60,12 +60,12 @@ pub fn conv_bn_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, relu: boo
 // ANCHOR: conv_bn_add_relu
 /// Conv2d → BatchNorm2d → + shortcut → ReLU, the second half of a residual
 /// block. During inference the four run as one pass over the output
-/// ([`Tensor::conv2d_fused_eval_add`]); in training, batch norm, the
+/// ([`Tensor::conv2d_fused_eval`]); in training, batch norm, the
 /// addition and ReLU run as one op ([`BatchNorm::forward_add_relu`]).
 pub fn conv_bn_add_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, shortcut: &Tensor) -> Tensor {
     if !crate::is_grad_enabled() {
         if let Some(epilogue) = bn.eval_epilogue(true) {
-            return x.conv2d_fused_eval_add(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue, Some(shortcut));
+            return x.conv2d_fused_eval(&conv.weight, conv.bias.as_ref(), conv.cfg, &epilogue, Some(shortcut));
         }
     }
     let y = conv.forward(x);

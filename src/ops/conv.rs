@@ -301,29 +301,15 @@ impl<E: Element> Tensor<E> {
     }
 
     /// Inference only: the convolution followed by `epilogue` (batch norm in
-    /// evaluation mode, optionally ReLU) in one pass over the output —
-    /// bit for bit `conv2d`, then `batch_norm_eval`, then `relu`.
+    /// evaluation mode, optionally ReLU) in one pass over the output — bit
+    /// for bit `conv2d`, then `batch_norm_eval`, then `relu`. With a
+    /// `shortcut` (a residual block's), it is added between batch norm and
+    /// ReLU: ReLU(BN(conv(x)) + shortcut), bit for bit the four ops.
     ///
     /// # Panics
     /// When gradients are being recorded (this op has no backward pass), or
     /// when the shapes do not fit together.
     pub fn conv2d_fused_eval(
-        &self,
-        weight: &Tensor<E>,
-        bias: Option<&Tensor<E>>,
-        cfg: Conv2dConfig,
-        epilogue: &ChannelEpilogue<E>,
-    ) -> Tensor<E> {
-        self.conv2d_fused_eval_add(weight, bias, cfg, epilogue, None)
-    }
-
-    /// [`Tensor::conv2d_fused_eval`] with a residual block's shortcut added
-    /// between batch norm and ReLU: ReLU(BN(conv(x)) + shortcut), bit for
-    /// bit the four ops one after the other.
-    ///
-    /// # Panics
-    /// As `conv2d_fused_eval`, and when the shortcut's shape is not the output's.
-    pub fn conv2d_fused_eval_add(
         &self,
         weight: &Tensor<E>,
         bias: Option<&Tensor<E>>,

@@ -322,6 +322,15 @@ fn shape_errors_name_the_op_and_shapes() {
     Tensor::<f32>::zeros(&[1, 3, 8, 8]).conv2d(&Tensor::zeros(&[4, 2, 3, 3]), None, Conv2dConfig::default());
 }
 
+#[test]
+#[should_panic(
+    expected = "batch_norm+add+relu: the residual [2, 3, 4, 4] must have the shape of the input [2, 3, 5, 5]"
+)]
+fn residual_shape_errors_name_the_op_and_shapes() {
+    let (gamma, beta) = (Tensor::<f32>::ones(&[3]), Tensor::<f32>::zeros(&[3]));
+    Tensor::<f32>::zeros(&[2, 3, 5, 5]).batch_norm_add_relu_train(&gamma, &beta, &Tensor::zeros(&[2, 3, 4, 4]), 1e-5);
+}
+
 /// broadcast_to repeats each value over the new axes, on the trailing-axes
 /// fast path ([N, C, 1, 1] → [N, C, H, W], as global average pooling's
 /// backward uses it) and on the general path.

@@ -29,6 +29,22 @@ pub struct CheckpointMeta {
     pub epoch: usize,
     /// Completed steps of the next epoch (non-zero only after an interruption).
     pub step: usize,
+    /// The running totals of those steps (zero when `step` is).
+    pub so_far: EpochSoFar,
+}
+
+/// The running totals of an epoch interrupted part-way, saved with it so
+/// that after `--resume` the epoch's metrics cover all of its steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochSoFar {
+    /// Σ loss · images over the steps done.
+    pub loss_sum: f64,
+    /// Correct training predictions so far.
+    pub correct: usize,
+    /// Training images so far.
+    pub seen: usize,
+    /// Wall time so far, in seconds.
+    pub seconds: f64,
 }
 
 /// A named tensor read from a file: shape and values as f32 (integers converted).
@@ -98,6 +114,7 @@ pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()>
         ("cnnlab.preprocessing".into(), serde_json::to_string(&meta.preprocessing).expect("plain data serialises")),
         ("cnnlab.epoch".into(), meta.epoch.to_string()),
         ("cnnlab.step".into(), meta.step.to_string()),
+        ("cnnlab.epoch_so_far".into(), serde_json::to_string(&meta.so_far).expect("numbers serialise")),
     ]);
     write_tensors(path, &tensors, info)
 }
@@ -120,7 +137,12 @@ pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Checkpo
         get(key)?.parse().map_err(|e: std::num::ParseIntError| bad(key, e.to_string()))
     };
     let (epoch, step) = (number("cnnlab.epoch")?, number("cnnlab.step").unwrap_or(0));
-    Ok(CheckpointMeta { arch, input, classes, preprocessing, epoch, step })
+    // checkpoints written before the totals were saved: the epoch's metrics restart at zero
+    let so_far = match meta.get("cnnlab.epoch_so_far") {
+        Some(text) => serde_json::from_str(text).map_err(|e| bad("cnnlab.epoch_so_far", e.to_string()))?,
+        None => EpochSoFar::default(),
+    };
+    Ok(CheckpointMeta { arch, input, classes, preprocessing, epoch, step, so_far })
 }
 
 // ANCHOR: load

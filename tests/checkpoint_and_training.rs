@@ -1,12 +1,12 @@
 //! Checkpoints match PyTorch's state_dict, round-trip exactly, refuse mismatches; runs resume exactly.
 
 mod common;
-use cnnlab::checkpoint::{self, CheckpointMeta};
+use cnnlab::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use cnnlab::data::augment::Augment;
 use cnnlab::data::preprocess::{Normalization, Preprocessing};
 use cnnlab::models::{Arch, Model};
 use cnnlab::nn::{self, Module};
-use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
+use cnnlab::train::{self, EpochMetrics, Outcome, RunDir, TrainConfig};
 use cnnlab::{no_grad, Tensor};
 use common::scratch;
 use rand::SeedableRng;
@@ -26,6 +26,7 @@ fn meta(arch: Arch, classes: usize) -> CheckpointMeta {
         },
         epoch: 3,
         step: 0,
+        so_far: Default::default(),
     }
 }
 
@@ -107,9 +108,19 @@ fn checkpoint_round_trip_is_exact() {
     let mut model = Model::new(Arch::SmallCnn, 10, [3, 32, 32], 5).unwrap();
     let x = Tensor::randn(&[4, 3, 32, 32], &mut rng);
     model.forward(&x); // training mode: running statistics move
-    checkpoint::save(&path, &mut model, &meta(Arch::SmallCnn, 10)).unwrap();
+                       // as Ctrl-C saves it: part-way through an epoch, with the epoch's running totals
+    let so_far = EpochSoFar { loss_sum: 123.456_789_012_345_67, correct: 40, seen: 96, seconds: 0.1 + 0.2 };
+    let interrupted = CheckpointMeta { step: 3, so_far, ..meta(Arch::SmallCnn, 10) };
+    checkpoint::save(&path, &mut model, &interrupted).unwrap();
     let (mut loaded, m) = checkpoint::load(&path).unwrap();
-    assert_eq!(m, meta(Arch::SmallCnn, 10));
+    assert_eq!(m, interrupted);
+    // a checkpoint from before the totals were saved reads with zero totals; a garbled one is refused
+    let (_, mut info) = checkpoint::read_tensors(&path).unwrap();
+    info.insert("cnnlab.epoch_so_far".into(), "{\"loss_sum\": 1.0".into());
+    let err = checkpoint::parse_meta(&path, &info).unwrap_err().to_string();
+    assert!(err.contains("m.safetensors") && err.contains("'cnnlab.epoch_so_far' is malformed"), "{err}");
+    info.remove("cnnlab.epoch_so_far");
+    assert_eq!(checkpoint::parse_meta(&path, &info).unwrap().so_far, EpochSoFar::default());
     model.set_training(false);
     loaded.set_training(false);
     assert_eq!(no_grad(|| model.forward(&x)).data(), no_grad(|| loaded.forward(&x)).data());
@@ -194,9 +205,13 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
     assert_eq!(train::train(&cfg, &broken, true, &AtomicBool::new(false)).unwrap(), Outcome::Finished);
 
     assert_eq!(weights(&straight.path.join("last.safetensors")), weights(&broken.path.join("last.safetensors")));
-    let metrics = broken.metrics().unwrap();
+    // and so are the metrics, the interrupted epoch's included: its totals were saved with it
+    let (metrics, reference) = (broken.metrics().unwrap(), straight.metrics().unwrap());
     assert_eq!(metrics.len(), 2);
-    assert_eq!(metrics[1].val_accuracy, straight.metrics().unwrap()[1].val_accuracy);
+    for (m, r) in metrics.iter().zip(&reference) {
+        let numbers = |m: &EpochMetrics| (m.epoch, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.lr);
+        assert_eq!(numbers(m), numbers(r));
+    }
     for file in ["config.json", "metrics.jsonl", "best.safetensors", "curves.png", "optimizer.safetensors"] {
         assert!(straight.path.join(file).exists(), "{file} missing");
     }

@@ -7,7 +7,7 @@ mod run_dir;
 pub use config::TrainConfig;
 pub use run_dir::{EpochMetrics, RunDir};
 
-use crate::checkpoint::{self, CheckpointMeta};
+use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
 use crate::data::{self, DataSpec, Dataset};
 use crate::eval::{evaluate, predict};
@@ -72,9 +72,10 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     let [c, h, w] = data.train.shape;
     let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
     let mut opt = cfg.optimizer()?;
-    let (mut history, mut resume_step) = (Vec::new(), 0);
+    // the finished epochs, and the steps and totals of an interrupted one
+    let (mut history, mut resumed) = (Vec::new(), (0, EpochSoFar::default()));
     if resume {
-        (history, resume_step) = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
+        (history, resumed) = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
     } else {
         run.start(cfg)?;
     }
@@ -87,6 +88,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         preprocessing: data.preprocessing.clone(),
         epoch: history.len(),
         step: 0,
+        so_far: EpochSoFar::default(),
     };
     println!(
         "{}: {} on {} ({} training, {} validation images)",
@@ -99,12 +101,12 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     for epoch in history.len()..cfg.epochs {
         let started = Instant::now();
         let bar = progress_bar(steps_per_epoch, epoch, cfg.epochs);
-        let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
+        // after an interruption, skip the steps this epoch had already done and keep their totals
+        let (skip, before) = std::mem::take(&mut resumed);
+        let mut totals = before;
         let mut last_report = Instant::now();
         model.set_training(true);
         let order = epoch_order(data.train.len(), cfg.seed, epoch);
-        // after an interruption, skip the steps this epoch had already done
-        let skip = std::mem::take(&mut resume_step);
         bar.inc(skip as u64);
         for (step, idx) in order.chunks(cfg.batch).enumerate().skip(skip) {
             if idx.len() < 2 {
@@ -115,13 +117,15 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             let logits = model.forward(&x);
             let loss = logits.cross_entropy(&labels, cfg.label_smoothing);
             let grads = loss.backward();
-            (loss_sum, seen) = (loss_sum + loss.item() as f64 * idx.len() as f64, seen + idx.len());
-            correct += logits.argmax(1).iter().zip(&labels).filter(|(p, y)| p == y).count();
+            totals.loss_sum += loss.item() as f64 * idx.len() as f64;
+            totals.seen += idx.len();
+            totals.correct += logits.argmax(1).iter().zip(&labels).filter(|(p, y)| p == y).count();
             drop((logits, loss));
             opt.step(&mut model, &grads);
             bar.inc(1);
-            let rate = seen as f64 / started.elapsed().as_secs_f64();
-            let (loss, acc) = (loss_sum / seen as f64, 100.0 * correct as f64 / seen as f64);
+            let rate = (totals.seen - before.seen) as f64 / started.elapsed().as_secs_f64();
+            let (loss, acc) =
+                (totals.loss_sum / totals.seen as f64, 100.0 * totals.correct as f64 / totals.seen as f64);
             bar.set_message(format!("loss {loss:.4}  acc {acc:5.1}%  {rate:.0} img/s"));
             if bar.is_hidden() && last_report.elapsed().as_secs() >= 60 {
                 // no terminal (a log file, CI): a plain line a minute instead of the bar
@@ -131,22 +135,24 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             }
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
-                run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, ..meta.clone() })?;
+                let so_far = EpochSoFar { seconds: before.seconds + started.elapsed().as_secs_f64(), ..totals };
+                run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, so_far, ..meta.clone() })?;
                 return Ok(Outcome::Interrupted(epoch));
             }
         }
         bar.finish_and_clear();
         let val =
             evaluate(&predict(&mut model, &data.val, &data.preprocessing, 256), &data.val.labels, &data.val.classes);
+        let seconds = before.seconds + started.elapsed().as_secs_f64();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_accuracy: correct as f64 / seen.max(1) as f64,
+            train_loss: totals.loss_sum / totals.seen.max(1) as f64,
+            train_accuracy: totals.correct as f64 / totals.seen.max(1) as f64,
             val_loss: val.loss,
             val_accuracy: val.accuracy,
             lr: opt.lr(),
-            seconds: started.elapsed().as_secs_f64(),
-            images_per_sec: seen as f64 / started.elapsed().as_secs_f64(),
+            seconds,
+            images_per_sec: totals.seen as f64 / seconds,
         };
         meta.epoch = epoch + 1;
         let best = history.iter().all(|m: &EpochMetrics| metrics.val_accuracy > m.val_accuracy);

@@ -1,7 +1,7 @@
 //! The run folder: config, per-epoch metrics (JSON lines), best and last checkpoints, optimiser state, curves.
 
 use super::TrainConfig;
-use crate::checkpoint::{self, CheckpointMeta};
+use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
 use crate::io::{save_png, write_atomic, Error, Result};
 use crate::models::Model;
@@ -114,13 +114,14 @@ impl RunDir {
     }
 
     /// Loads the last checkpoint and optimiser state into a freshly built model;
-    /// returns the metrics so far and the steps already done in the next epoch.
+    /// returns the metrics so far, and the steps already done in the next
+    /// epoch with their running totals.
     pub fn resume_into(
         &self,
         model: &mut Model,
         opt: &mut dyn Optimizer,
         pre: &Preprocessing,
-    ) -> Result<(Vec<EpochMetrics>, usize)> {
+    ) -> Result<(Vec<EpochMetrics>, (usize, EpochSoFar))> {
         let last = self.file("last.safetensors");
         if !last.exists() {
             return Err(Error::file(&last, "nothing to resume: no last checkpoint in this run folder"));
@@ -141,7 +142,7 @@ impl RunDir {
         }
         let mut metrics = self.metrics()?;
         metrics.truncate(meta.epoch);
-        Ok((metrics, meta.step))
+        Ok((metrics, (meta.step, meta.so_far)))
     }
 
     /// Saves the model and optimiser state as `last` (used on Ctrl-C too).

@@ -18,6 +18,7 @@
 
 pub mod batchnorm;
 pub mod binary;
+mod channel_sums;
 pub mod conv;
 mod conv_packed;
 pub mod dropout;

@@ -79,7 +79,7 @@ pub struct Evaluation {
     pub loss: f64,
     /// Accuracy within each true class (the confusion matrix's diagonal, row-normalised).
     pub per_class_accuracy: Vec<f64>,
-    /// counts[true][predicted].
+    /// `counts[true][predicted]`.
     pub confusion: Vec<Vec<usize>>,
     /// For two classes: the ROC of the probability of class 1.
     pub roc: Option<Roc>,

@@ -213,7 +213,7 @@ impl<E: Element> Tensor<E> {
     // ANCHOR: train_add_relu
     /// The tail of a residual block, y = ReLU(BN(x) + r), as one op:
     /// training-mode batch norm of x, plus the shortcut r, clamped as it is
-    /// written. Going back, ∂L/∂r = ∂L/∂y · [y > 0], and batch norm's output
+    /// written. Going back, ∂L/∂r = ∂L/∂y · 𝟙(y > 0), and batch norm's output
     /// gets that same gradient. The same values as `batch_norm_train`, `add`
     /// and `relu` one after the other, without the two middle tensors.
     ///

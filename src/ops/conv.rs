@@ -16,6 +16,8 @@
 //! per fixed chunk of images and the chunks are added in order, so the result
 //! is bit-for-bit the same on any number of threads.
 
+pub(crate) use super::conv_geometry::Geometry;
+pub use super::conv_geometry::{conv_output_size, Conv2dConfig};
 use super::conv_packed;
 use super::matmul::{gemm, MatRef};
 use crate::tensor::{Element, Tensor};
@@ -24,105 +26,6 @@ use std::any::TypeId;
 
 /// Images per partial weight gradient; fixed so results do not depend on the thread count.
 const WEIGHT_GRAD_CHUNK: usize = 8;
-
-/// Stride, padding, dilation and groups of a convolution (PyTorch's meaning).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dConfig {
-    /// Step between output pixels, (vertical, horizontal).
-    pub stride: (usize, usize),
-    /// Zeros added on each side, (vertical, horizontal).
-    pub padding: (usize, usize),
-    /// Spacing between kernel taps, (vertical, horizontal).
-    pub dilation: (usize, usize),
-    /// Input and output channels are split into this many independent groups.
-    pub groups: usize,
-}
-
-impl Default for Conv2dConfig {
-    fn default() -> Self {
-        Conv2dConfig { stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1 }
-    }
-}
-
-impl Conv2dConfig {
-    /// Same stride in both directions.
-    pub fn stride(self, s: usize) -> Self {
-        Conv2dConfig { stride: (s, s), ..self }
-    }
-    /// Same padding on all sides.
-    pub fn padding(self, p: usize) -> Self {
-        Conv2dConfig { padding: (p, p), ..self }
-    }
-    /// Same dilation in both directions.
-    pub fn dilation(self, d: usize) -> Self {
-        Conv2dConfig { dilation: (d, d), ..self }
-    }
-    /// Number of groups.
-    pub fn groups(self, g: usize) -> Self {
-        Conv2dConfig { groups: g, ..self }
-    }
-}
-
-/// Output size along one axis: ⌊(in + 2·pad − dil·(k − 1) − 1) / stride⌋ + 1,
-/// or `None` when the dilated kernel does not fit in the padded input.
-pub fn conv_output_size(input: usize, kernel: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
-    let span = dil * (kernel - 1) + 1;
-    (input + 2 * pad >= span && stride > 0).then(|| (input + 2 * pad - span) / stride + 1)
-}
-
-/// All sizes of one convolution, checked once.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Geometry {
-    pub n: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub cfg: Conv2dConfig,
-}
-
-impl Geometry {
-    pub(crate) fn new(x: &[usize], weight: &[usize], cfg: Conv2dConfig) -> Self {
-        let (n, c_in, h, w) = match *x {
-            [n, c, h, w] => (n, c, h, w),
-            _ => panic!("conv2d: input must be NCHW, got shape {x:?}"),
-        };
-        let (c_out, c_per_group, kh, kw) = match *weight {
-            [o, c, kh, kw] => (o, c, kh, kw),
-            _ => panic!("conv2d: weight must be OIHW, got shape {weight:?}"),
-        };
-        let g = cfg.groups;
-        assert!(
-            g > 0 && c_in % g == 0 && c_out % g == 0 && c_per_group == c_in / g,
-            "conv2d: input {x:?} and weight {weight:?} do not match with groups={g}"
-        );
-        let oh = conv_output_size(h, kh, cfg.stride.0, cfg.padding.0, cfg.dilation.0);
-        let ow = conv_output_size(w, kw, cfg.stride.1, cfg.padding.1, cfg.dilation.1);
-        let (Some(oh), Some(ow)) = (oh, ow) else {
-            panic!("conv2d: kernel {kh}x{kw} with {cfg:?} does not fit input {x:?}");
-        };
-        Geometry { n, c_in, h, w, c_out, kh, kw, oh, ow, cfg }
-    }
-
-    /// Rows of the im2col matrix of one group: (C/groups)·kh·kw.
-    pub(crate) fn col_rows(&self) -> usize {
-        self.c_in / self.cfg.groups * self.kh * self.kw
-    }
-    /// Output pixels per channel: oh·ow.
-    pub(crate) fn out_pixels(&self) -> usize {
-        self.oh * self.ow
-    }
-    fn in_image(&self) -> usize {
-        self.c_in * self.h * self.w
-    }
-    fn out_image(&self) -> usize {
-        self.c_out * self.oh * self.ow
-    }
-}
 
 // ANCHOR: im2col
 /// The output columns `ox` whose input column `ox·stride + offset` lies
@@ -278,7 +181,7 @@ impl<E: Element> ChannelEpilogue<E> {
 
 impl<E: Element> Tensor<E> {
     /// 2-D convolution of an NCHW input with an OIHW weight and an optional
-    /// bias of shape `[O]`: y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, s·y+d·i−p, s·x+d·j−p].
+    /// bias of shape `[O]`: `y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, s·y+d·i−p, s·x+d·j−p]`.
     ///
     /// # Panics
     /// When the shapes do not fit together; the message names conv2d and the shapes.

@@ -1,6 +1,6 @@
 //! Inverted dropout: during training each value is kept with probability 1 − p and scaled by 1/(1 − p).
 //!
-//! y = x · mᵢ/(1 − p) with mᵢ ~ Bernoulli(1 − p), so E[y] = x and nothing
+//! y = x · mᵢ/(1 − p) with mᵢ ~ Bernoulli(1 − p), so E(y) = x and nothing
 //! needs rescaling at test time. ∂L/∂x = ∂L/∂y · mᵢ/(1 − p): the same mask.
 
 use crate::tensor::{Element, Tensor};

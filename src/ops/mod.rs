@@ -20,6 +20,7 @@ pub mod batchnorm;
 pub mod binary;
 mod channel_sums;
 pub mod conv;
+mod conv_geometry;
 mod conv_packed;
 pub mod dropout;
 pub mod layout;

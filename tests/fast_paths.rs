@@ -1,7 +1,7 @@
 //! The fast paths give the answers of the plain ones: the packed f32 convolution against the f64 definition, fused inference bit for bit against layer-by-layer inference.
 
 use cnnlab::models::{Arch, Model};
-use cnnlab::nn::Module;
+use cnnlab::nn::{BatchNorm, Module};
 use cnnlab::ops::batchnorm::BatchStats;
 use cnnlab::optim::{Optimizer, Sgd};
 use cnnlab::{no_grad, Conv2dConfig, Tensor};
@@ -150,6 +150,17 @@ fn fused_batch_norm_add_relu_equals_the_three_ops() {
     fused_batch_norm_equals_op_by_op(6, true, fused, |bn, r| bn.add(r).relu());
 }
 
+/// A BatchNorm2d layer in evaluation mode with random γ, β and running statistics.
+fn batch_norm_in_eval_mode(channels: usize, rng: &mut StdRng) -> BatchNorm {
+    let mut bn = BatchNorm::new_2d(channels);
+    bn.gamma = Tensor::randn(&[channels], rng);
+    bn.beta = Tensor::randn(&[channels], rng);
+    bn.running_mean = Tensor::from_vec((0..channels).map(|_| rng.random_range(-1.0..1.0)).collect(), &[channels]);
+    bn.running_var = Tensor::from_vec((0..channels).map(|_| rng.random_range(0.1..2.0)).collect(), &[channels]);
+    bn.set_training(false);
+    bn
+}
+
 /// Inference with the shortcut in the convolution's epilogue is bit for
 /// bit conv2d → batch_norm_eval → add → relu (the packed and the portable
 /// kernel: 16 output channels and 3).
@@ -160,22 +171,11 @@ fn fused_convolution_with_shortcut_equals_the_four_ops() {
         let x = Tensor::<f32>::randn(&[3, c_in, 9, 8], &mut rng);
         let w = Tensor::<f32>::randn(&[c_out, c_in, 3, 3], &mut rng);
         let cfg = Conv2dConfig::default().padding(1).stride(stride);
-        let (gamma, beta) = (Tensor::<f32>::randn(&[c_out], &mut rng), Tensor::<f32>::randn(&[c_out], &mut rng));
-        let mean: Vec<f64> = (0..c_out).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let var: Vec<f64> = (0..c_out).map(|_| rng.random_range(0.1..2.0)).collect();
+        let mut bn = batch_norm_in_eval_mode(c_out, &mut rng);
         let plain_conv = x.conv2d(&w, None, cfg);
         let shortcut = Tensor::<f32>::randn(plain_conv.shape(), &mut rng);
-        let plain = plain_conv.batch_norm_eval(&gamma, &beta, &mean, &var, 1e-5).add(&shortcut).relu();
-        let to_f32 = |v: &[f64]| v.iter().map(|&v| v as f32).collect();
-        // k = γ/√(σ² + ε) computed as batch_norm_eval computes it
-        let scale = (0..c_out).map(|o| (gamma.data()[o] as f64 * (1.0 / (var[o] + 1e-5).sqrt())) as f32);
-        let mean32 = to_f32(&mean);
-        let e = cnnlab::ops::conv::ChannelEpilogue {
-            mean: mean32,
-            scale: scale.collect(),
-            shift: beta.data().to_vec(),
-            relu: true,
-        };
+        let plain = bn.forward(&plain_conv).add(&shortcut).relu();
+        let e = bn.eval_epilogue(true).unwrap();
         let fused = no_grad(|| x.conv2d_fused_eval(&w, None, cfg, &e, Some(&shortcut)));
         assert_eq!(fused.shape(), plain.shape());
         assert_eq!(fused.data(), plain.data(), "c_in {c_in}, c_out {c_out}, stride {stride}");
@@ -188,7 +188,7 @@ fn fused_convolution_with_shortcut_equals_the_four_ops() {
 fn fused_convolution_refuses_a_shortcut_of_another_shape() {
     let x = Tensor::<f32>::ones(&[1, 1, 3, 3]);
     let w = Tensor::<f32>::ones(&[1, 1, 1, 1]);
-    let e = cnnlab::ops::conv::ChannelEpilogue { mean: vec![0.0], scale: vec![1.0], shift: vec![0.0], relu: true };
+    let e = batch_norm_in_eval_mode(1, &mut StdRng::seed_from_u64(0)).eval_epilogue(true).unwrap();
     no_grad(|| x.conv2d_fused_eval(&w, None, Conv2dConfig::default(), &e, Some(&Tensor::ones(&[1, 1, 2, 3]))));
 }
 
@@ -221,6 +221,6 @@ fn fused_training_forward_equals_layer_by_layer() {
 fn fused_convolution_refuses_to_run_under_a_graph() {
     let x = Tensor::<f32>::ones(&[1, 1, 3, 3]);
     let w = Tensor::<f32>::ones(&[1, 1, 1, 1]);
-    let e = cnnlab::ops::conv::ChannelEpilogue { mean: vec![0.0], scale: vec![1.0], shift: vec![0.0], relu: true };
+    let e = batch_norm_in_eval_mode(1, &mut StdRng::seed_from_u64(0)).eval_epilogue(true).unwrap();
     x.conv2d_fused_eval(&w, None, Conv2dConfig::default(), &e, None);
 }

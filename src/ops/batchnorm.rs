@@ -19,6 +19,7 @@
 //! the preceding convolution.
 
 use super::channel_sums::{channel_sums, fill_planes, lane_sums, mean_and_variance};
+use super::unary::relu;
 use crate::tensor::{Element, Tensor};
 
 /// The per-channel statistics of one training batch (σ² biased).
@@ -45,16 +46,6 @@ fn channel_layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
 #[inline]
 pub(crate) fn normalize<E: Element>(x: E, mu: E, k: E, b: E) -> E {
     (x - mu) * k + b
-}
-
-/// max(0, v), as every fused path writes it (the same test as the `relu` op).
-#[inline]
-pub(crate) fn relu<E: Element>(v: E) -> E {
-    if v > E::ZERO {
-        v
-    } else {
-        E::ZERO
-    }
 }
 
 /// Evaluation-mode batch norm as μ and k = γ/√(σ² + ε) per channel, so

@@ -171,7 +171,7 @@ impl<E: Element> ChannelEpilogue<E> {
     fn apply(&self, o: usize, plane: &mut [E], shortcut: Option<&[E]>) {
         let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
         let normalized = |v: E| super::batchnorm::normalize(v, mu, k, b);
-        let out = |y: E| if self.relu { super::batchnorm::relu(y) } else { y };
+        let out = |y: E| if self.relu { super::unary::relu(y) } else { y };
         match shortcut {
             None => plane.iter_mut().for_each(|v| *v = out(normalized(*v))),
             Some(r) => plane.iter_mut().zip(r).for_each(|(v, &r)| *v = out(normalized(*v) + r)),

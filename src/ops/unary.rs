@@ -62,7 +62,7 @@ impl<E: Element> Tensor<E> {
     // ANCHOR: relu
     /// max(0, x).  d/dx = 1 for x > 0, else 0.
     pub fn relu(&self) -> Tensor<E> {
-        self.unary("relu", |x| if x > E::ZERO { x } else { E::ZERO }, |x, _y| step(x))
+        self.unary("relu", relu, |x, _y| step(x))
     }
     // ANCHOR_END: relu
 
@@ -106,6 +106,18 @@ pub fn sigmoid<E: Element>(x: E) -> E {
     }
 }
 
+// ANCHOR: relu_scalar
+/// max(0, x) for one value: the relu op's function, and what every fused
+/// path (batch norm + ReLU, the convolution's epilogue) writes, so all agree bit for bit.
+#[inline]
+pub(crate) fn relu<E: Element>(x: E) -> E {
+    if x > E::ZERO {
+        x
+    } else {
+        E::ZERO
+    }
+}
+
 /// 1 for x > 0, else 0: the derivative of ReLU.
 fn step<E: Element>(x: E) -> E {
     if x > E::ZERO {
@@ -114,6 +126,7 @@ fn step<E: Element>(x: E) -> E {
         E::ZERO
     }
 }
+// ANCHOR_END: relu_scalar
 
 /// sign(x) ∈ {−1, 0, 1}.
 fn sign<E: Element>(x: E) -> E {

@@ -104,6 +104,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         // after an interruption, skip the steps this epoch had already done and keep their totals
         let (skip, before) = std::mem::take(&mut resumed);
         let mut totals = before;
+        let epoch_seconds = || before.seconds + started.elapsed().as_secs_f64();
         let mut last_report = Instant::now();
         model.set_training(true);
         let order = epoch_order(data.train.len(), cfg.seed, epoch);
@@ -135,7 +136,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             }
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
-                let so_far = EpochSoFar { seconds: before.seconds + started.elapsed().as_secs_f64(), ..totals };
+                let so_far = EpochSoFar { seconds: epoch_seconds(), ..totals };
                 run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, so_far, ..meta.clone() })?;
                 return Ok(Outcome::Interrupted(epoch));
             }
@@ -143,7 +144,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         bar.finish_and_clear();
         let val =
             evaluate(&predict(&mut model, &data.val, &data.preprocessing, 256), &data.val.labels, &data.val.classes);
-        let seconds = before.seconds + started.elapsed().as_secs_f64();
+        let seconds = epoch_seconds();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             train_loss: totals.loss_sum / totals.seen.max(1) as f64,

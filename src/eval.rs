@@ -4,24 +4,78 @@ use crate::data::preprocess::Preprocessing;
 use crate::data::Dataset;
 use crate::nn::Module;
 use crate::no_grad;
+use crate::tensor::Tensor;
 use crate::train::batches::make_batch;
 use crate::viz::plot::LinePlot;
 use crate::viz::Canvas;
 use image::{Rgb, RgbImage};
 
-/// Class probabilities (softmax of the logits) for every image, in evaluation mode, without a graph.
-pub fn predict(model: &mut dyn Module, data: &Dataset, pre: &Preprocessing, batch: usize) -> Vec<Vec<f32>> {
+/// Which views of each test image the prediction averages (test-time augmentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestTimeAugmentation {
+    /// The image as it is.
+    #[default]
+    None,
+    /// The image and its mirror image: p(y | x) = ½ (softmax f(x) + softmax f(flip x)).
+    /// Training with random flips taught the network that both are the same object.
+    Flip,
+}
+
+impl std::fmt::Display for TestTimeAugmentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            TestTimeAugmentation::None => "none",
+            TestTimeAugmentation::Flip => "flip",
+        })
+    }
+}
+
+impl std::str::FromStr for TestTimeAugmentation {
+    type Err = crate::io::Error;
+    fn from_str(s: &str) -> crate::io::Result<Self> {
+        match s {
+            "none" => Ok(TestTimeAugmentation::None),
+            "flip" => Ok(TestTimeAugmentation::Flip),
+            _ => Err(crate::io::Error::msg(format!("unknown test-time augmentation '{s}' (none or flip)"))),
+        }
+    }
+}
+
+// ANCHOR: predict
+/// Class probabilities (softmax of the logits) for every image, in evaluation
+/// mode, without a graph; with [`TestTimeAugmentation::Flip`] the average over
+/// the image and its mirror image.
+pub fn predict(
+    model: &mut dyn Module,
+    data: &Dataset,
+    pre: &Preprocessing,
+    batch: usize,
+    tta: TestTimeAugmentation,
+) -> Vec<Vec<f32>> {
     model.set_training(false);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
     no_grad(|| {
         for chunk in indices.chunks(batch.max(1)) {
             let (x, _) = make_batch(data, chunk, pre, None);
-            let probs = model.forward(&x).softmax(1);
+            let mut probs = model.forward(&x).softmax(1);
+            if tta == TestTimeAugmentation::Flip {
+                probs = probs.add(&model.forward(&mirrored(&x)).softmax(1)).mul_scalar(0.5);
+            }
             out.extend(probs.data().chunks(probs.shape()[1]).map(|row| row.to_vec()));
         }
     });
     out
+}
+// ANCHOR_END: predict
+
+/// A batch of images mirrored left to right: every row of every plane reversed.
+fn mirrored(x: &Tensor) -> Tensor {
+    let width = x.shape()[x.shape().len() - 1];
+    let mut values = x.data().to_vec();
+    values.chunks_mut(width).for_each(|row| row.reverse());
+    Tensor::from_vec(values, x.shape())
 }
 
 /// The ROC curve of a two-class problem and a chosen operating point.
@@ -193,6 +247,49 @@ mod tests {
     fn ties_count_half() {
         let r = roc(&[0.5, 0.5], &[true, false]);
         assert!((r.auc - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mirrored_reverses_every_row_of_every_plane() {
+        let x = Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[1, 2, 2, 3]);
+        let m = mirrored(&x);
+        assert_eq!(m.shape(), &[1, 2, 2, 3]);
+        assert_eq!(m.data(), &[2.0, 1.0, 0.0, 5.0, 4.0, 3.0, 8.0, 7.0, 6.0, 11.0, 10.0, 9.0]);
+    }
+
+    /// Flip TTA equals the mean of the predictions for the images and for
+    /// the same images mirrored before preprocessing (per-channel statistics,
+    /// which a mirror does not change).
+    #[test]
+    fn flip_tta_averages_the_image_and_its_mirror() {
+        use crate::data::preprocess::Normalization;
+        use crate::data::shapes::{generate, ShapesConfig};
+        use crate::models::{Arch, Model};
+        let data = generate(&ShapesConfig { size: 16, ..ShapesConfig::default() }, 6, 3);
+        let mut flipped = data.clone();
+        flipped.images.chunks_mut(16).for_each(|row| row.reverse());
+        let pre = Preprocessing::fit(Normalization::ChannelMeanStd, &data);
+        let mut model = Model::new(Arch::SmallCnn, 10, data.shape, 1).unwrap();
+        let plain = predict(&mut model, &data, &pre, 4, TestTimeAugmentation::None);
+        let mirror = predict(&mut model, &flipped, &pre, 4, TestTimeAugmentation::None);
+        let both = predict(&mut model, &data, &pre, 4, TestTimeAugmentation::Flip);
+        let mut differs = false;
+        for ((p, q), r) in plain.iter().zip(&mirror).zip(&both) {
+            for k in 0..10 {
+                assert!((r[k] - (p[k] + q[k]) / 2.0).abs() < 1e-6, "{} vs ({} + {}) / 2", r[k], p[k], q[k]);
+                differs |= (p[k] - q[k]).abs() > 1e-4;
+            }
+        }
+        assert!(differs, "the network gave mirrored images the same scores; the test would prove nothing");
+    }
+
+    #[test]
+    fn tta_names_parse_and_print() {
+        for t in [TestTimeAugmentation::None, TestTimeAugmentation::Flip] {
+            assert_eq!(t.to_string().parse::<TestTimeAugmentation>().unwrap(), t);
+        }
+        let e = "crop".parse::<TestTimeAugmentation>().unwrap_err();
+        assert!(e.message.contains("'crop'") && e.message.contains("none or flip"), "{}", e.message);
     }
 
     #[test]

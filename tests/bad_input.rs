@@ -186,6 +186,7 @@ fn nonsense_cli_values_are_refused_by_name() {
         (vec!["train", "--normalization", "zca", "--out", out], "unknown normalisation"),
         (vec!["train", "--data", "/no/such/data", "--out", out], "/no/such/data"),
         (vec!["eval", "--run", "/no/such/run"], "/no/such/run"),
+        (vec!["eval", "--run", "/no/such/run", "--tta", "crop"], "unknown test-time augmentation 'crop'"),
         (vec!["bench", "--batch", "0"], "--batch"),
     ] {
         let (code, stderr) = cli(&args);

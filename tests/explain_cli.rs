@@ -1,4 +1,4 @@
-//! `cnnlab explain` and `cnnlab localize` end to end on tiny trained runs: files written, numbers in range, bad input named.
+//! `cnnlab eval`, `cnnlab explain` and `cnnlab localize` end to end on tiny trained runs: files written, numbers in range, bad input named.
 
 mod common;
 
@@ -67,6 +67,30 @@ fn explain_writes_overlays_and_raw_maps_and_refuses_bad_input() {
         assert!(stderr.contains(expected), "{args:?}: stderr does not mention {expected}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn eval_names_its_checkpoint_and_test_time_augmentation() {
+    let dir = scratch("eval-cli");
+    let run = tiny_run(&dir, "smallcnn");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["eval", "--run", &run, "--json"];
+        all.extend(args);
+        let (code, stdout, stderr) = cli(&all);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not one JSON object ({e}): {stdout}"))
+    };
+    let plain = json(&[]);
+    assert_eq!((plain["checkpoint"].as_str(), plain["tta"].as_str()), (Some("best.safetensors"), Some("none")));
+    let flipped = json(&["--last", "--tta", "flip"]);
+    assert_eq!((flipped["checkpoint"].as_str(), flipped["tta"].as_str()), (Some("last.safetensors"), Some("flip")));
+    for v in [&plain, &flipped] {
+        assert!((0.0..=1.0).contains(&v["accuracy"].as_f64().unwrap()), "{v}");
+    }
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(Path::new(&run).join("eval.json")).unwrap()).unwrap();
+    assert_eq!(written["tta"], "flip", "eval.json records how the last evaluation was made");
+    assert_eq!(written["accuracy"], flipped["accuracy"]);
 }
 
 #[test]

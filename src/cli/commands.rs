@@ -2,7 +2,7 @@
 
 use super::TrainArgs;
 use cnnlab::data::augment::Augment;
-use cnnlab::eval::{evaluate, predict, roc_image, Evaluation};
+use cnnlab::eval::{evaluate, predict, roc_image, Evaluation, TestTimeAugmentation};
 use cnnlab::io::{save_png, write_atomic, Error, Result};
 use cnnlab::models::Arch;
 use cnnlab::train::{self, Outcome, RunDir, TrainConfig};
@@ -74,12 +74,36 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     }
 }
 
+/// What `cnnlab eval` measures: which data, which checkpoint, which views of each image.
+#[derive(Default)]
+pub struct EvalOptions {
+    /// Other data than the run's own (same classes and image size).
+    pub data: Option<String>,
+    /// The last checkpoint instead of the best one.
+    pub last: bool,
+    /// Test-time augmentation.
+    pub tta: TestTimeAugmentation,
+}
+
+/// An evaluation with the checkpoint and test-time augmentation that produced it (eval.json).
+#[derive(serde::Serialize)]
+pub struct EvalReport {
+    /// What was measured.
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
+    /// The checkpoint file evaluated.
+    pub checkpoint: String,
+    /// The test-time augmentation used.
+    pub tta: TestTimeAugmentation,
+}
+
 /// Evaluates a run on its test split (or `data`), writes pictures and eval.json, returns the evaluation.
-pub fn evaluate_run(run_path: &Path, data: Option<&str>) -> Result<Evaluation> {
+pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let run = RunDir::new(run_path);
     let cfg = run.config()?;
-    let (mut model, meta) = train::load_run_model(&run)?;
-    let spec = data.unwrap_or(&cfg.data).parse()?;
+    let checkpoint = train::checkpoint_path(&run, options.last)?;
+    let (mut model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
+    let spec = options.data.as_deref().unwrap_or(&cfg.data).parse()?;
     let test = cnnlab::data::load(&spec, cfg.seed)?.test;
     if test.shape != meta.input || test.classes.len() != meta.classes.len() {
         return Err(Error::msg(format!(
@@ -91,15 +115,17 @@ pub fn evaluate_run(run_path: &Path, data: Option<&str>) -> Result<Evaluation> {
             meta.input
         )));
     }
-    let probs = predict(&mut model, &test, &meta.preprocessing, 256);
+    let probs = predict(&mut model, &test, &meta.preprocessing, 256, options.tta);
     let evaluation = evaluate(&probs, &test.labels, &meta.classes);
     save_png(&run.path.join("confusion.png"), &evaluation.confusion_image())?;
     if let Some(roc) = &evaluation.roc {
         save_png(&run.path.join("roc.png"), &roc_image(roc))?;
     }
-    let json = serde_json::to_string_pretty(&evaluation).expect("plain data serialises");
+    let file_name = checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let report = EvalReport { evaluation, checkpoint: file_name, tta: options.tta };
+    let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
     write_atomic(&run.path.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
-    Ok(evaluation)
+    Ok(report)
 }
 
 /// Prints an evaluation as text.
@@ -118,16 +144,17 @@ fn print_evaluation(e: &Evaluation) {
 }
 
 /// `cnnlab eval`.
-pub fn eval(run: &Path, data: Option<&str>, json: bool) -> Result<i32> {
-    let e = evaluate_run(run, data)?;
+pub fn eval(run: &Path, options: &EvalOptions, json: bool) -> Result<i32> {
+    let report = evaluate_run(run, options)?;
     if json {
-        let mut v = serde_json::to_value(&e).expect("plain data serialises");
+        let mut v = serde_json::to_value(&report).expect("plain data serialises");
         if let Some(roc) = v.get_mut("roc").and_then(|r| r.as_object_mut()) {
             roc.remove("points"); // keep the one-line object short; eval.json has them
         }
         println!("{v}");
     } else {
-        print_evaluation(&e);
+        println!("{} of {}, test-time augmentation: {}", report.checkpoint, run.display(), report.tta);
+        print_evaluation(&report.evaluation);
         println!("wrote {} and eval.json", run.join("confusion.png").display());
     }
     Ok(0)
@@ -144,7 +171,7 @@ pub fn demo(out: &Path) -> Result<i32> {
     if let Outcome::Interrupted(_) = train::train(&TrainConfig::demo(), &run, false, &STOP)? {
         return Ok(130);
     }
-    let e = evaluate_run(out, None)?;
+    let e = evaluate_run(out, &EvalOptions::default())?.evaluation;
     print_evaluation(&e);
     let reports = super::explain::demo_explanations(out)?;
     print!("{}", cnnlab::localize::table(&reports));

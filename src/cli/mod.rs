@@ -5,6 +5,7 @@ mod explain;
 
 use clap::{Args, Parser, Subcommand};
 use cnnlab::data::preprocess::Normalization;
+use cnnlab::eval::TestTimeAugmentation;
 use cnnlab::io::Result;
 use cnnlab::models::Arch;
 use cnnlab::viz::heatmap::Colormap;
@@ -97,6 +98,12 @@ enum Command {
         /// Evaluate on other data than the run was trained on (same classes and image size).
         #[arg(long)]
         data: Option<String>,
+        /// Evaluate the last checkpoint instead of the best on validation (use it when the run validated on the test split).
+        #[arg(long)]
+        last: bool,
+        /// Test-time augmentation: none, or flip (average the predictions for each image and its mirror image).
+        #[arg(long, default_value = "none", value_parser = parse::<TestTimeAugmentation>)]
+        tta: TestTimeAugmentation,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -224,7 +231,9 @@ pub fn run() -> Result<i32> {
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     match cli.command {
         Command::Train(args) => commands::train(args),
-        Command::Eval { run, data, json } => commands::eval(&run, data.as_deref(), json),
+        Command::Eval { run, data, last, tta, json } => {
+            commands::eval(&run, &commands::EvalOptions { data, last, tta }, json)
+        }
         Command::Demo { out } => commands::demo(&out),
         Command::Download { dataset, dir, url } => commands::download(&dataset, dir, &url),
         Command::Explain { run, method, layer, image, index, class, out, save_raw, colormap, data } => {

@@ -10,7 +10,7 @@ pub use run_dir::{EpochMetrics, RunDir};
 use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
 use crate::data::{self, DataSpec, Dataset};
-use crate::eval::{evaluate, predict};
+use crate::eval::{evaluate, predict, TestTimeAugmentation};
 use crate::io::{Error, Result};
 use crate::models::Model;
 use crate::nn::Module;
@@ -142,8 +142,11 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             }
         }
         bar.finish_and_clear();
-        let val =
-            evaluate(&predict(&mut model, &data.val, &data.preprocessing, 256), &data.val.labels, &data.val.classes);
+        let val = evaluate(
+            &predict(&mut model, &data.val, &data.preprocessing, 256, TestTimeAugmentation::None),
+            &data.val.labels,
+            &data.val.classes,
+        );
         let seconds = epoch_seconds();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -180,12 +183,20 @@ fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
 
 /// Loads a run's best checkpoint (or its last, if no epoch finished validation).
 pub fn load_run_model(run: &RunDir) -> Result<(Model, CheckpointMeta)> {
+    checkpoint::load(&checkpoint_path(run, false)?)
+}
+
+/// The checkpoint file of a run: `best.safetensors` (chosen on validation),
+/// or `last.safetensors` if `last` is asked for — the weights at the end of
+/// training, the honest choice when the run validated on the test split
+/// (`--val 0`) — or no epoch finished validation.
+pub fn checkpoint_path(run: &RunDir, last: bool) -> Result<std::path::PathBuf> {
     let best = run.path.join("best.safetensors");
-    let path = if best.exists() { best } else { run.path.join("last.safetensors") };
+    let path = if !last && best.exists() { best } else { run.path.join("last.safetensors") };
     if !path.exists() {
         return Err(Error::file(&run.path, "no checkpoint here (best.safetensors or last.safetensors); train first"));
     }
-    checkpoint::load(&path)
+    Ok(path)
 }
 
 /// The model of the run in `dir` trained as `cfg` says — trained now if the

@@ -91,6 +91,19 @@ fn eval_names_its_checkpoint_and_test_time_augmentation() {
         serde_json::from_slice(&std::fs::read(Path::new(&run).join("eval.json")).unwrap()).unwrap();
     assert_eq!(written["tta"], "flip", "eval.json records how the last evaluation was made");
     assert_eq!(written["accuracy"], flipped["accuracy"]);
+
+    // a run that validated on the test split is scored at its last checkpoint, with a notice
+    let on_test = dir.join("val0");
+    let on_test = on_test.to_str().unwrap();
+    let args = ["train", "--epochs", "1", "--limit", "200", "--val", "0", "--batch", "32", "--out", on_test];
+    let (code, stdout, stderr) = cli(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("the test split") && stdout.contains("--last"), "{stdout}");
+    let (code, stdout, stderr) = cli(&["eval", "--run", on_test, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("--val 0") && stderr.contains("last.safetensors"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["checkpoint"], "last.safetensors");
 }
 
 #[test]

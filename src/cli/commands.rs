@@ -101,7 +101,16 @@ pub struct EvalReport {
 pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let run = RunDir::new(run_path);
     let cfg = run.config()?;
-    let checkpoint = train::checkpoint_path(&run, options.last)?;
+    // a run that validated on its own test split chose best.safetensors by test accuracy
+    let chosen_on_test = cfg.val == Some(0) && options.data.is_none();
+    if chosen_on_test && !options.last {
+        eprintln!(
+            "{}: this run validated on its test split (--val 0), so its best epoch was chosen by test accuracy; \
+             evaluating last.safetensors instead",
+            run_path.display()
+        );
+    }
+    let checkpoint = train::checkpoint_path(&run, options.last || chosen_on_test)?;
     let (mut model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
     let spec = options.data.as_deref().unwrap_or(&cfg.data).parse()?;
     let test = cnnlab::data::load(&spec, cfg.seed)?.test;

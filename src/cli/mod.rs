@@ -98,7 +98,7 @@ enum Command {
         /// Evaluate on other data than the run was trained on (same classes and image size).
         #[arg(long)]
         data: Option<String>,
-        /// Evaluate the last checkpoint instead of the best on validation (use it when the run validated on the test split).
+        /// Evaluate the last checkpoint instead of the best on validation (runs trained with --val 0 always are).
         #[arg(long)]
         last: bool,
         /// Test-time augmentation: none, or flip (average the predictions for each image and its mirror image).

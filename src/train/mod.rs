@@ -90,8 +90,13 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         step: 0,
         so_far: EpochSoFar::default(),
     };
+    let val_note = if cfg.val == Some(0) {
+        " = the test split: best.safetensors is chosen on it, so score the run with `cnnlab eval --last`"
+    } else {
+        ""
+    };
     println!(
-        "{}: {} on {} ({} training, {} validation images)",
+        "{}: {} on {} ({} training, {} validation images{val_note})",
         run.path.display(),
         model.arch,
         cfg.data,

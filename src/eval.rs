@@ -20,6 +20,9 @@ pub enum TestTimeAugmentation {
     /// The image and its mirror image: p(y | x) = ½ (softmax f(x) + softmax f(flip x)).
     /// Training with random flips taught the network that both are the same object.
     Flip,
+    /// The mirror image alone: softmax f(flip x). Not a way to score a model
+    /// but a question to it — does it treat both orientations alike?
+    Mirror,
 }
 
 impl std::fmt::Display for TestTimeAugmentation {
@@ -27,6 +30,7 @@ impl std::fmt::Display for TestTimeAugmentation {
         f.write_str(match self {
             TestTimeAugmentation::None => "none",
             TestTimeAugmentation::Flip => "flip",
+            TestTimeAugmentation::Mirror => "mirror",
         })
     }
 }
@@ -37,7 +41,8 @@ impl std::str::FromStr for TestTimeAugmentation {
         match s {
             "none" => Ok(TestTimeAugmentation::None),
             "flip" => Ok(TestTimeAugmentation::Flip),
-            _ => Err(crate::io::Error::msg(format!("unknown test-time augmentation '{s}' (none or flip)"))),
+            "mirror" => Ok(TestTimeAugmentation::Mirror),
+            _ => Err(crate::io::Error::msg(format!("unknown test-time augmentation '{s}' (none, flip or mirror)"))),
         }
     }
 }
@@ -45,7 +50,8 @@ impl std::str::FromStr for TestTimeAugmentation {
 // ANCHOR: predict
 /// Class probabilities (softmax of the logits) for every image, in evaluation
 /// mode, without a graph; with [`TestTimeAugmentation::Flip`] the average over
-/// the image and its mirror image.
+/// the image and its mirror image, with [`TestTimeAugmentation::Mirror`] the
+/// mirror image's alone.
 pub fn predict(
     model: &mut dyn Module,
     data: &Dataset,
@@ -59,10 +65,14 @@ pub fn predict(
     no_grad(|| {
         for chunk in indices.chunks(batch.max(1)) {
             let (x, _) = make_batch(data, chunk, pre, None);
-            let mut probs = model.forward(&x).softmax(1);
-            if tta == TestTimeAugmentation::Flip {
-                probs = probs.add(&model.forward(&mirrored(&x)).softmax(1)).mul_scalar(0.5);
-            }
+            let probs = match tta {
+                TestTimeAugmentation::None => model.forward(&x).softmax(1),
+                TestTimeAugmentation::Mirror => model.forward(&mirrored(&x)).softmax(1),
+                TestTimeAugmentation::Flip => {
+                    let mirror = model.forward(&mirrored(&x)).softmax(1);
+                    model.forward(&x).softmax(1).add(&mirror).mul_scalar(0.5)
+                }
+            };
             out.extend(probs.data().chunks(probs.shape()[1]).map(|row| row.to_vec()));
         }
     });
@@ -273,6 +283,7 @@ mod tests {
         let plain = predict(&mut model, &data, &pre, 4, TestTimeAugmentation::None);
         let mirror = predict(&mut model, &flipped, &pre, 4, TestTimeAugmentation::None);
         let both = predict(&mut model, &data, &pre, 4, TestTimeAugmentation::Flip);
+        assert_eq!(predict(&mut model, &data, &pre, 4, TestTimeAugmentation::Mirror), mirror);
         let mut differs = false;
         for ((p, q), r) in plain.iter().zip(&mirror).zip(&both) {
             for k in 0..10 {
@@ -285,11 +296,11 @@ mod tests {
 
     #[test]
     fn tta_names_parse_and_print() {
-        for t in [TestTimeAugmentation::None, TestTimeAugmentation::Flip] {
+        for t in [TestTimeAugmentation::None, TestTimeAugmentation::Flip, TestTimeAugmentation::Mirror] {
             assert_eq!(t.to_string().parse::<TestTimeAugmentation>().unwrap(), t);
         }
         let e = "crop".parse::<TestTimeAugmentation>().unwrap_err();
-        assert!(e.message.contains("'crop'") && e.message.contains("none or flip"), "{}", e.message);
+        assert!(e.message.contains("'crop'") && e.message.contains("none, flip or mirror"), "{}", e.message);
     }
 
     #[test]

@@ -101,7 +101,7 @@ enum Command {
         /// Evaluate the last checkpoint instead of the best on validation (runs trained with --val 0 always are).
         #[arg(long)]
         last: bool,
-        /// Test-time augmentation: none, or flip (average the predictions for each image and its mirror image).
+        /// Test-time augmentation: none; flip (average the predictions for each image and its mirror image); mirror (the mirror image alone, a symmetry check).
         #[arg(long, default_value = "none", value_parser = parse::<TestTimeAugmentation>)]
         tta: TestTimeAugmentation,
         /// Print one JSON object instead of text.

@@ -10,7 +10,7 @@ use crate::viz::plot::LinePlot;
 use crate::viz::Canvas;
 use image::{Rgb, RgbImage};
 
-/// Which views of each test image the prediction averages (test-time augmentation).
+/// Which views of each test image a prediction is made from (test-time augmentation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TestTimeAugmentation {

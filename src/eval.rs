@@ -62,6 +62,7 @@ pub fn predict(
     model.set_training(false);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
+    let bar = progress_bar(data.len());
     no_grad(|| {
         for chunk in indices.chunks(batch.max(1)) {
             let (x, _) = make_batch(data, chunk, pre, None);
@@ -74,11 +75,22 @@ pub fn predict(
                 }
             };
             out.extend(probs.data().chunks(probs.shape()[1]).map(|row| row.to_vec()));
+            bar.inc(chunk.len() as u64);
         }
     });
+    bar.finish_and_clear();
     out
 }
 // ANCHOR_END: predict
+
+/// A progress bar over `images` on a terminal (hidden otherwise), cleared when done.
+fn progress_bar(images: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(images as u64);
+    let style = indicatif::ProgressStyle::with_template("predicting [{bar:28}] {pos}/{len} images (ETA {eta})")
+        .expect("valid template");
+    bar.set_style(style.progress_chars("=> "));
+    bar
+}
 
 /// A batch of images mirrored left to right: every row of every plane reversed.
 fn mirrored(x: &Tensor) -> Tensor {

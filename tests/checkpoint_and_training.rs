@@ -239,3 +239,19 @@ fn validation_and_limit_sample_every_class_of_class_sorted_data() {
         assert!(part.class_counts().iter().all(|&n| n > 0), "a class is missing: {:?}", part.class_counts());
     }
 }
+
+/// A run that validated on its test split (`--val 0`) chose best.safetensors
+/// by test accuracy, so it is used at its last checkpoint: a garbled
+/// best.safetensors is never read; in an ordinary run it is (and refused).
+#[test]
+fn runs_validated_on_the_test_split_load_their_last_checkpoint() {
+    let dir = scratch("val0");
+    for (val, reads_best) in [(Some(0), false), (Some(32), true)] {
+        let run = RunDir::new(dir.join(format!("val{val:?}")));
+        let cfg = TrainConfig { epochs: 1, val, ..tiny_config() };
+        assert_eq!(train::train(&cfg, &run, false, &AtomicBool::new(false)).unwrap(), Outcome::Finished);
+        std::fs::write(run.path.join("best.safetensors"), b"not a checkpoint").unwrap();
+        let loaded = train::load_run_model(&run);
+        assert_eq!(loaded.is_err(), reads_best, "--val {val:?}: {:?}", loaded.err().map(|e| e.to_string()));
+    }
+}

@@ -101,8 +101,8 @@ pub struct EvalReport {
 pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let run = RunDir::new(run_path);
     let cfg = run.config()?;
-    // a run that validated on its own test split chose best.safetensors by test accuracy
-    let chosen_on_test = cfg.val == Some(0) && options.data.is_none();
+    // a run that validated on its test split chose best.safetensors by test accuracy
+    let chosen_on_test = cfg.val == Some(0);
     if chosen_on_test && !options.last {
         eprintln!(
             "{}: this run validated on its test split (--val 0), so its best epoch was chosen by test accuracy; \

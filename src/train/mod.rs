@@ -186,9 +186,12 @@ fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
     bar
 }
 
-/// Loads a run's best checkpoint (or its last, if no epoch finished validation).
+/// Loads a run's best checkpoint (or its last, if no epoch finished
+/// validation or the run validated on its test split, `--val 0`: its best
+/// epoch was chosen by test accuracy).
 pub fn load_run_model(run: &RunDir) -> Result<(Model, CheckpointMeta)> {
-    checkpoint::load(&checkpoint_path(run, false)?)
+    let validated_on_test = run.config().is_ok_and(|cfg| cfg.val == Some(0));
+    checkpoint::load(&checkpoint_path(run, validated_on_test)?)
 }
 
 /// The checkpoint file of a run: `best.safetensors` (chosen on validation),

@@ -99,41 +99,18 @@ pub struct EvalReport {
 
 /// Evaluates a run on its test split (or `data`), writes pictures and eval.json, returns the evaluation.
 pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport> {
-    let run = RunDir::new(run_path);
-    let cfg = run.config()?;
-    // a run that validated on its test split chose best.safetensors by test accuracy
-    let chosen_on_test = cfg.val == Some(0);
-    if chosen_on_test && !options.last {
-        eprintln!(
-            "{}: this run validated on its test split (--val 0), so its best epoch was chosen by test accuracy; \
-             evaluating last.safetensors instead",
-            run_path.display()
-        );
-    }
-    let checkpoint = train::checkpoint_path(&run, options.last || chosen_on_test)?;
-    let (mut model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
-    let spec = options.data.as_deref().unwrap_or(&cfg.data).parse()?;
-    let test = cnnlab::data::load(&spec, cfg.seed)?.test;
-    if test.shape != meta.input || test.classes.len() != meta.classes.len() {
-        return Err(Error::msg(format!(
-            "--data: {} has {} classes of {:?} images, but the model was trained on {} classes of {:?}",
-            spec,
-            test.classes.len(),
-            test.shape,
-            meta.classes.len(),
-            meta.input
-        )));
-    }
+    let (mut model, meta, test, checkpoint) =
+        super::explain::load_run_with_test(run_path, options.data.as_deref(), options.last)?;
     let probs = predict(&mut model, &test, &meta.preprocessing, 256, options.tta);
     let evaluation = evaluate(&probs, &test.labels, &meta.classes);
-    save_png(&run.path.join("confusion.png"), &evaluation.confusion_image())?;
+    save_png(&run_path.join("confusion.png"), &evaluation.confusion_image())?;
     if let Some(roc) = &evaluation.roc {
-        save_png(&run.path.join("roc.png"), &roc_image(roc))?;
+        save_png(&run_path.join("roc.png"), &roc_image(roc))?;
     }
     let file_name = checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let report = EvalReport { evaluation, checkpoint: file_name, tta: options.tta };
     let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
-    write_atomic(&run.path.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
+    write_atomic(&run_path.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(report)
 }
 

@@ -25,11 +25,18 @@ pub fn parse_methods(s: &str) -> std::result::Result<Methods, String> {
     s.parse::<Method>().map(|m| Methods(vec![m])).map_err(|e| format!("{} (or all)", e.message))
 }
 
-/// A run's model, its metadata, and its test split (or `data`'s).
-pub fn load_run_with_test(run_path: &Path, data: Option<&str>) -> Result<(Model, CheckpointMeta, Dataset)> {
+/// A run's model (its best checkpoint, or its last if `last`; see
+/// [`train::checkpoint_path`]), its metadata, its test split (or `data`'s),
+/// and the checkpoint file it came from.
+pub fn load_run_with_test(
+    run_path: &Path,
+    data: Option<&str>,
+    last: bool,
+) -> Result<(Model, CheckpointMeta, Dataset, PathBuf)> {
     let run = RunDir::new(run_path);
     let cfg = run.config()?;
-    let (model, meta) = train::load_run_model(&run)?;
+    let checkpoint = train::checkpoint_path(&run, &cfg, last)?;
+    let (model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
     let spec = data.unwrap_or(&cfg.data).parse()?;
     let test = cnnlab::data::load(&spec, cfg.seed)?.test;
     if test.shape != meta.input || test.classes.len() != meta.classes.len() {
@@ -41,7 +48,7 @@ pub fn load_run_with_test(run_path: &Path, data: Option<&str>) -> Result<(Model,
             meta.input
         )));
     }
-    Ok((model, meta, test))
+    Ok((model, meta, test, checkpoint))
 }
 
 /// An image file as a one-image dataset of the model's input size (resized with a notice).
@@ -88,7 +95,7 @@ pub struct ExplainArgs {
 
 /// `cnnlab explain`.
 pub fn explain_command(args: ExplainArgs) -> Result<i32> {
-    let (mut model, meta, test) = load_run_with_test(&args.run, args.data.as_deref())?;
+    let (mut model, meta, test, _) = load_run_with_test(&args.run, args.data.as_deref(), false)?;
     let (data, index, stem) = match &args.image {
         Some(path) => {
             let stem = path.file_stem().map_or("image".into(), |s| s.to_string_lossy().to_string());
@@ -174,7 +181,7 @@ pub struct LocalizeArgs {
 
 /// Runs the localization benchmark; returns the reports (also used by the demo).
 pub fn localize_reports(args: &LocalizeArgs, progress: bool) -> Result<Vec<Report>> {
-    let (mut model, meta, test) = load_run_with_test(&args.run, args.data.as_deref())?;
+    let (mut model, meta, test, _) = load_run_with_test(&args.run, args.data.as_deref(), false)?;
     // the threshold is calibrated on the run's held-out validation images, never on test images
     let cfg = RunDir::new(&args.run).config()?;
     let held_out = match (&args.data, cfg.val) {

@@ -42,6 +42,13 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// True when the run validates on the test split (`--val 0`): its best
+    /// epoch is then chosen by test accuracy, and only its last checkpoint
+    /// may be scored on that split.
+    pub fn validates_on_test(&self) -> bool {
+        self.val == Some(0)
+    }
+
     /// The demo's settings: smallcnn on `shapes`, 3 epochs over 8,000 images,
     /// sized so that `cnnlab demo` (training and explanations) finishes in
     /// under 3 minutes on 2 cores.

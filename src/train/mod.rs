@@ -90,8 +90,8 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         step: 0,
         so_far: EpochSoFar::default(),
     };
-    let val_note = if cfg.val == Some(0) {
-        " = the test split: best.safetensors is chosen on it, so score the run with `cnnlab eval --last`"
+    let val_note = if cfg.validates_on_test() {
+        " = the test split: best.safetensors is chosen on it, so eval, explain and localize use last.safetensors (--last)"
     } else {
         ""
     };
@@ -186,20 +186,27 @@ fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
     bar
 }
 
-/// Loads a run's best checkpoint (or its last, if no epoch finished
-/// validation or the run validated on its test split, `--val 0`: its best
-/// epoch was chosen by test accuracy).
+/// Loads a run's checkpoint as [`checkpoint_path`] chooses it (the best, unless
+/// the run validated on its test split).
 pub fn load_run_model(run: &RunDir) -> Result<(Model, CheckpointMeta)> {
-    let validated_on_test = run.config().is_ok_and(|cfg| cfg.val == Some(0));
-    checkpoint::load(&checkpoint_path(run, validated_on_test)?)
+    checkpoint::load(&checkpoint_path(run, &run.config()?, false)?)
 }
 
 /// The checkpoint file of a run: `best.safetensors` (chosen on validation),
-/// or `last.safetensors` if `last` is asked for — the weights at the end of
-/// training, the honest choice when the run validated on the test split
-/// (`--val 0`) — or no epoch finished validation.
-pub fn checkpoint_path(run: &RunDir, last: bool) -> Result<std::path::PathBuf> {
+/// or `last.safetensors` — the weights at the end of training — if `last` is
+/// asked for, if no epoch finished validation, or if the run validated on its
+/// test split (`--val 0`), whose best epoch was chosen by test accuracy (said
+/// on stderr).
+pub fn checkpoint_path(run: &RunDir, cfg: &TrainConfig, last: bool) -> Result<std::path::PathBuf> {
     let best = run.path.join("best.safetensors");
+    if cfg.validates_on_test() && !last && best.exists() {
+        eprintln!(
+            "{}: this run validated on its test split (--val 0), so its best epoch was chosen by test accuracy; \
+             using last.safetensors instead",
+            run.path.display()
+        );
+    }
+    let last = last || cfg.validates_on_test();
     let path = if !last && best.exists() { best } else { run.path.join("last.safetensors") };
     if !path.exists() {
         return Err(Error::file(&run.path, "no checkpoint here (best.safetensors or last.safetensors); train first"));

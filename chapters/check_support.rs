@@ -1,0 +1,51 @@
+//! What every lab's checks share: random tensors for proptest, a closeness assertion that says where two results differ, and the gradient check.
+
+#![allow(dead_code)] // each check uses its own part
+
+use cnnlab::{gradcheck, GradcheckConfig, Tensor};
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+
+/// `cases` random cases from a fixed seed, so that the same code gets the
+/// same verdict on every run and every machine (grading must not be a
+/// lottery), and no failure files are written into the repository.
+pub fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig { cases, rng_seed: RngSeed::Fixed(2026), failure_persistence: None, ..ProptestConfig::default() }
+}
+
+/// A shape with `ranks` axes of 1 to `max_dim` each.
+pub fn shape(ranks: std::ops::RangeInclusive<usize>, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+    ranks.prop_flat_map(move |rank| proptest::collection::vec(1..=max_dim, rank))
+}
+
+/// Values for a tensor of `len` elements, uniform in ±`bound`.
+pub fn values(len: usize, bound: f64) -> impl Strategy<Value = Vec<f64>> {
+    proptest::collection::vec(-bound..bound, len)
+}
+
+/// A tensor of shape `shape` holding `values`.
+pub fn tensor(shape: &[usize], values: Vec<f64>) -> Tensor<f64> {
+    Tensor::from_vec(values, shape)
+}
+
+/// Asserts |actual − expected| ≤ tol·(1 + |expected|) everywhere, naming
+/// `what`, the first index that differs and both values.
+pub fn assert_close<T: Copy + Into<f64>>(what: &str, actual: &[T], expected: &[T], tol: f64) {
+    assert_eq!(actual.len(), expected.len(), "{what}: {} values, expected {}", actual.len(), expected.len());
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let (a, e): (f64, f64) = (a.into(), e.into());
+        assert!(
+            (a - e).abs() <= tol * (1.0 + e.abs()),
+            "{what}: element {i} is {a}, expected {e} (and {} elements in all)",
+            actual.len()
+        );
+    }
+}
+
+/// Runs cnnlab's gradient check (finite differences against the backward
+/// pass) on `f` at `inputs`, and fails with its report, naming `what`.
+pub fn assert_gradients(what: &str, f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Tensor<f64>]) {
+    if let Err(failure) = gradcheck(f, inputs, &GradcheckConfig::default()) {
+        panic!("{what}: the backward pass disagrees with finite differences: {failure}");
+    }
+}

@@ -1,0 +1,20 @@
+//! The labs, one module per book chapter: the student's starter (`<chapter>/lab.rs`) or, with `--features solutions`, the reference solution (`solutions/<chapter>.rs`).
+//!
+//! The checks in `<chapter>/check.rs` call these modules; `cargo lab <chapter>`
+//! runs them.
+
+#[cfg_attr(not(feature = "solutions"), path = "autodiff/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/autodiff.rs")]
+pub mod autodiff;
+
+#[cfg_attr(not(feature = "solutions"), path = "convolution/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/convolution.rs")]
+pub mod convolution;
+
+#[cfg_attr(not(feature = "solutions"), path = "batchnorm/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/batchnorm.rs")]
+pub mod batchnorm;
+
+#[cfg_attr(not(feature = "solutions"), path = "cam/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/cam.rs")]
+pub mod cam;

@@ -3,6 +3,10 @@
 //! The checks in `<chapter>/check.rs` call these modules; `cargo lab <chapter>`
 //! runs them.
 
+#[cfg_attr(not(feature = "solutions"), path = "tensors/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/tensors.rs")]
+pub mod tensors;
+
 #[cfg_attr(not(feature = "solutions"), path = "autodiff/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/autodiff.rs")]
 pub mod autodiff;
@@ -15,6 +19,14 @@ pub mod convolution;
 #[cfg_attr(feature = "solutions", path = "solutions/batchnorm.rs")]
 pub mod batchnorm;
 
+#[cfg_attr(not(feature = "solutions"), path = "evaluation/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/evaluation.rs")]
+pub mod evaluation;
+
 #[cfg_attr(not(feature = "solutions"), path = "cam/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/cam.rs")]
 pub mod cam;
+
+#[cfg_attr(not(feature = "solutions"), path = "gradcam/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/gradcam.rs")]
+pub mod gradcam;

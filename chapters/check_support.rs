@@ -49,3 +49,31 @@ pub fn assert_gradients(what: &str, f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, i
         panic!("{what}: the backward pass disagrees with finite differences: {failure}");
     }
 }
+
+/// Fails while `source` (a lab's code) still has a `todo!`, or when its code
+/// (comments aside) names one of `forbidden`: cnnlab's own version of what
+/// the lab asks for. Grading should measure the student's work, not the
+/// library's. A text search: it catches the honest shortcut, not every
+/// disguise.
+pub fn assert_own_work(lab: &str, source: &str, forbidden: &[&str]) {
+    let code: String = source.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    assert!(!code.contains("todo!("), "lab {lab}: a todo!() is left; write that piece first");
+    for name in forbidden {
+        assert!(
+            !code.contains(name),
+            "lab {lab}: your code uses `{name}`, cnnlab's own version of what this lab asks you to write"
+        );
+    }
+}
+
+/// The code the checks run: the starter, or with `--features solutions` the reference solution.
+#[macro_export]
+macro_rules! lab_source {
+    ($lab:literal) => {{
+        #[cfg(not(feature = "solutions"))]
+        const SOURCE: &str = include_str!("lab.rs"); // relative to the calling check.rs
+        #[cfg(feature = "solutions")]
+        const SOURCE: &str = include_str!(concat!("../solutions/", $lab, ".rs"));
+        SOURCE
+    }};
+}

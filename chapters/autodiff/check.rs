@@ -91,3 +91,9 @@ fn scale_rows_gradients_in_closed_form() {
     assert_close("∂L/∂x", grads.wrt(&x).data(), &[2.0, 2.0, 2.0, -0.5, -0.5, -0.5], 1e-12);
     assert_close("∂L/∂s", grads.wrt(&s).data(), &[6.0, 3.5], 1e-12);
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from autodiff of other ops inside your backward
+    support::assert_own_work("autodiff", lab_source!("autodiff"), &[".backward", "gradcheck"]);
+}

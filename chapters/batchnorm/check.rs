@@ -133,3 +133,9 @@ fn running_averages_follow_the_batchnorm_layer() {
     assert_close("running mean after three batches", &running_mean, &f64s(&layer.running_mean), 1e-5);
     assert_close("running variance after three batches (unbiased)", &running_var, &f64s(&layer.running_var), 1e-5);
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from the library's batch norm
+    support::assert_own_work("batchnorm", lab_source!("batchnorm"), &["batch_norm_", "BatchNorm", ".backward"]);
+}

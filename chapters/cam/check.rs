@@ -84,3 +84,9 @@ fn class_scores_are_bias_plus_mean_of_the_map_in_smallcnn() {
 fn class_scores_are_bias_plus_mean_of_the_map_in_resnet20() {
     scores_add_up(Arch::ResNet20);
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from the library's CAM and maps
+    support::assert_own_work("cam", lab_source!("cam"), &["explain::", "Map"]);
+}

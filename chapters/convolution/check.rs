@@ -188,3 +188,9 @@ fn a_small_example_by_hand() {
     let counts = col2im(&[1.0; 16], (1, 3, 3), (2, 2), &Conv2dConfig::default());
     assert_close("col2im of ones (how many taps read each pixel)", &counts, &[1., 2., 1., 2., 4., 2., 1., 2., 1.], 0.0);
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from the library's convolution
+    support::assert_own_work("convolution", lab_source!("convolution"), &["conv2d", "conv_output_size", "ops::conv"]);
+}

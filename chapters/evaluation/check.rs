@@ -97,3 +97,9 @@ fn curves_by_hand() {
     assert_eq!(tied, vec![(0.0, 0.0, f64::INFINITY), (1.0, 1.0, 0.5)], "all scores tied: one diagonal step");
     assert_eq!(auc(&tied), 0.5, "all scores tied");
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from cnnlab eval's functions
+    support::assert_own_work("evaluation", lab_source!("evaluation"), &["eval::", "roc(", "evaluate("]);
+}

@@ -107,3 +107,13 @@ proptest! {
         assert_close("ReLU(Σ_k α_k A^k)", &gradcam_map(&a, &alpha, hw), &expected, 1e-5);
     }
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from the library's Grad-CAM
+    support::assert_own_work(
+        "gradcam",
+        lab_source!("gradcam"),
+        &["capture::class_gradients", "gradcam::", "explain::cam", "class_activation_map", "normalized"],
+    );
+}

@@ -89,3 +89,9 @@ fn sums_by_hand() {
     assert_close("[2, 3] summed to [1, 1]", &sum_to_shape(&g, &[2, 3], &[1, 1]), &[21.0], 0.0);
     assert_close("[2, 3] summed to [2, 3] (nothing to sum)", &sum_to_shape(&g, &[2, 3], &[2, 3]), &g, 0.0);
 }
+
+#[test]
+fn your_own_work() {
+    // every piece written, none borrowed from the library's broadcasting and reductions
+    support::assert_own_work("tensors", lab_source!("tensors"), &["broadcast_shapes", "sum_axes", ".backward"]);
+}

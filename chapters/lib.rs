@@ -19,6 +19,10 @@ pub mod convolution;
 #[cfg_attr(feature = "solutions", path = "solutions/batchnorm.rs")]
 pub mod batchnorm;
 
+#[cfg_attr(not(feature = "solutions"), path = "training/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/training.rs")]
+pub mod training;
+
 #[cfg_attr(not(feature = "solutions"), path = "evaluation/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/evaluation.rs")]
 pub mod evaluation;
@@ -26,6 +30,10 @@ pub mod evaluation;
 #[cfg_attr(not(feature = "solutions"), path = "cam/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/cam.rs")]
 pub mod cam;
+
+#[cfg_attr(not(feature = "solutions"), path = "localization/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/localization.rs")]
+pub mod localization;
 
 #[cfg_attr(not(feature = "solutions"), path = "gradcam/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/gradcam.rs")]

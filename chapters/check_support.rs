@@ -1,4 +1,4 @@
-//! What every lab's checks share: random tensors for proptest, a closeness assertion that says where two results differ, and the gradient check.
+//! What every lab's checks share: deterministic proptest settings and strategies, a closeness assertion that says where two results differ, the gradient check, and the check that the work is the student's own.
 
 #![allow(dead_code)] // each check uses its own part
 

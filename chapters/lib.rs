@@ -19,6 +19,10 @@ pub mod convolution;
 #[cfg_attr(feature = "solutions", path = "solutions/batchnorm.rs")]
 pub mod batchnorm;
 
+#[cfg_attr(not(feature = "solutions"), path = "preprocessing/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/preprocessing.rs")]
+pub mod preprocessing;
+
 #[cfg_attr(not(feature = "solutions"), path = "training/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/training.rs")]
 pub mod training;
@@ -38,3 +42,7 @@ pub mod localization;
 #[cfg_attr(not(feature = "solutions"), path = "gradcam/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/gradcam.rs")]
 pub mod gradcam;
+
+#[cfg_attr(not(feature = "solutions"), path = "rise/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/rise.rs")]
+pub mod rise;

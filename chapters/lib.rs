@@ -19,6 +19,10 @@ pub mod convolution;
 #[cfg_attr(feature = "solutions", path = "solutions/batchnorm.rs")]
 pub mod batchnorm;
 
+#[cfg_attr(not(feature = "solutions"), path = "data/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/data.rs")]
+pub mod data;
+
 #[cfg_attr(not(feature = "solutions"), path = "preprocessing/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/preprocessing.rs")]
 pub mod preprocessing;

@@ -47,6 +47,10 @@ pub mod localization;
 #[cfg_attr(feature = "solutions", path = "solutions/gradcam.rs")]
 pub mod gradcam;
 
+#[cfg_attr(not(feature = "solutions"), path = "augmented/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/augmented.rs")]
+pub mod augmented;
+
 #[cfg_attr(not(feature = "solutions"), path = "rise/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/rise.rs")]
 pub mod rise;

@@ -23,11 +23,6 @@ pub fn values(len: usize, bound: f64) -> impl Strategy<Value = Vec<f64>> {
     proptest::collection::vec(-bound..bound, len)
 }
 
-/// A tensor of shape `shape` holding `values`.
-pub fn tensor(shape: &[usize], values: Vec<f64>) -> Tensor<f64> {
-    Tensor::from_vec(values, shape)
-}
-
 /// Asserts |actual − expected| ≤ tol·(1 + |expected|) everywhere, naming
 /// `what`, the first index that differs and both values.
 pub fn assert_close<T: Copy + Into<f64>>(what: &str, actual: &[T], expected: &[T], tol: f64) {

@@ -6,7 +6,7 @@ mod support;
 use cnnlab::Tensor;
 use cnnlab_labs::autodiff::{scale_rows, silu};
 use proptest::prelude::*;
-use support::{assert_close, assert_gradients, shape, tensor, values};
+use support::{assert_close, assert_gradients, shape, values};
 
 fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
@@ -16,14 +16,15 @@ fn sigmoid(v: f64) -> f64 {
 fn any_tensor() -> impl Strategy<Value = Tensor<f64>> {
     shape(1..=3, 5).prop_flat_map(|s| {
         let len = s.iter().product();
-        values(len, 8.0).prop_map(move |v| tensor(&s, v))
+        values(len, 8.0).prop_map(move |v| Tensor::from_vec(v, &s))
     })
 }
 
 /// A random `[n, d]` matrix and `[n]` row factors.
 fn matrix_and_factors() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
     (1..=5usize, 1..=6usize).prop_flat_map(|(n, d)| {
-        (values(n * d, 4.0), values(n, 4.0)).prop_map(move |(x, s)| (tensor(&[n, d], x), tensor(&[n], s)))
+        (values(n * d, 4.0), values(n, 4.0))
+            .prop_map(move |(x, s)| (Tensor::from_vec(x, &[n, d]), Tensor::from_vec(s, &[n])))
     })
 }
 
@@ -62,8 +63,8 @@ proptest! {
 
 #[test]
 fn each_op_is_one_graph_node_with_its_own_backward() {
-    let x = tensor(&[2, 3], vec![-1.0, 0.0, 0.5, 1.0, 2.0, -3.0]).with_grad();
-    let s = tensor(&[2], vec![2.0, -0.5]).with_grad();
+    let x = Tensor::from_vec(vec![-1.0, 0.0, 0.5, 1.0, 2.0, -3.0], &[2, 3]).with_grad();
+    let s = Tensor::from_vec(vec![2.0, -0.5], &[2]).with_grad();
     assert_eq!(silu(&x).op_name(), "silu", "build silu with Tensor::from_op(\"silu\", …), not from other ops");
     assert_eq!(
         scale_rows(&x, &s).op_name(),
@@ -77,7 +78,7 @@ fn silu_derivative_at_landmarks() {
     // silu′(0) = ½; its minimum, at x ≈ −1.27846, has slope 0; far right the
     // slope is 1, far left 0.
     let points = [0.0, -1.278_464_542_761_074, 30.0, -40.0];
-    let x = tensor(&[4], points.to_vec()).with_grad();
+    let x = Tensor::from_vec(points.to_vec(), &[4]).with_grad();
     let grads = silu(&x).sum().backward();
     assert_close("silu′ at 0, −1.27846, 30 and −40", grads.wrt(&x).data(), &[0.5, 0.0, 1.0, 0.0], 1e-9);
 }
@@ -85,8 +86,8 @@ fn silu_derivative_at_landmarks() {
 #[test]
 fn scale_rows_gradients_in_closed_form() {
     // L = Σ_ij y_ij: ∂L/∂x_ij = s_i and ∂L/∂s_i = Σ_j x_ij
-    let x = tensor(&[2, 3], vec![1.0, 2.0, 3.0, -1.0, 0.5, 4.0]).with_grad();
-    let s = tensor(&[2], vec![2.0, -0.5]).with_grad();
+    let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, -1.0, 0.5, 4.0], &[2, 3]).with_grad();
+    let s = Tensor::from_vec(vec![2.0, -0.5], &[2]).with_grad();
     let grads = scale_rows(&x, &s).sum().backward();
     assert_close("∂L/∂x", grads.wrt(&x).data(), &[2.0, 2.0, 2.0, -0.5, -0.5, -0.5], 1e-12);
     assert_close("∂L/∂s", grads.wrt(&s).data(), &[6.0, 3.5], 1e-12);

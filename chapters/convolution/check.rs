@@ -20,23 +20,18 @@ struct Case {
 }
 
 impl Case {
-    fn out(&self) -> (usize, usize) {
-        let (_, h, w) = self.chw;
-        let axis = |input, k, s: (usize, usize), p: (usize, usize), d: (usize, usize), vertical: bool| {
-            let pick = |t: (usize, usize)| if vertical { t.0 } else { t.1 };
-            conv_output_size(input, k, pick(s), pick(p), pick(d)).expect("the strategy keeps only fitting kernels")
-        };
-        let c = &self.cfg;
-        (
-            axis(h, self.kernel.0, c.stride, c.padding, c.dilation, true),
-            axis(w, self.kernel.1, c.stride, c.padding, c.dilation, false),
-        )
+    /// (out_h, out_w), or `None` when the dilated kernel does not fit on an axis.
+    fn output_size(&self) -> Option<(usize, usize)> {
+        let ((_, h, w), (kh, kw), c) = (self.chw, self.kernel, &self.cfg);
+        let out_h = conv_output_size(h, kh, c.stride.0, c.padding.0, c.dilation.0)?;
+        let out_w = conv_output_size(w, kw, c.stride.1, c.padding.1, c.dilation.1)?;
+        Some((out_h, out_w))
     }
 
     /// Lengths of one image, its column matrix (rows × columns) and the weights.
     fn sizes(&self) -> (usize, usize, usize, usize) {
         let (c, h, w) = self.chw;
-        let (out_h, out_w) = self.out();
+        let (out_h, out_w) = self.output_size().expect("the strategy keeps only fitting kernels");
         (c * h * w, c * self.kernel.0 * self.kernel.1, out_h * out_w, self.c_out * c * self.kernel.0 * self.kernel.1)
     }
 }
@@ -52,12 +47,7 @@ fn case() -> impl Strategy<Value = Case> {
             c_out,
             cfg: Conv2dConfig { stride, padding, dilation, groups: 1 },
         })
-        .prop_filter("the kernel must fit", |k| {
-            let (_, h, w) = k.chw;
-            let c = &k.cfg;
-            conv_output_size(h, k.kernel.0, c.stride.0, c.padding.0, c.dilation.0).is_some()
-                && conv_output_size(w, k.kernel.1, c.stride.1, c.padding.1, c.dilation.1).is_some()
-        })
+        .prop_filter("the kernel must fit", |k| k.output_size().is_some())
 }
 
 /// A case with random input, weights and output gradient.

@@ -62,7 +62,7 @@ pub fn predict(
     model.set_training(false);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
-    let bar = progress_bar(data.len());
+    let bar = progress_bar("predicting", data.len());
     no_grad(|| {
         for chunk in indices.chunks(batch.max(1)) {
             let (x, _) = make_batch(data, chunk, pre, None);
@@ -83,11 +83,12 @@ pub fn predict(
 }
 // ANCHOR_END: predict
 
-/// A progress bar over `images` on a terminal (hidden otherwise), cleared when done.
-fn progress_bar(images: usize) -> indicatif::ProgressBar {
+/// A progress bar over `images` on a terminal (hidden otherwise), headed
+/// by `verb` ("predicting"); the caller clears it when done.
+pub fn progress_bar(verb: &str, images: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(images as u64);
-    let style = indicatif::ProgressStyle::with_template("predicting [{bar:28}] {pos}/{len} images (ETA {eta})")
-        .expect("valid template");
+    let template = format!("{verb} [{{bar:28}}] {{pos}}/{{len}} images (ETA {{eta}})");
+    let style = indicatif::ProgressStyle::with_template(&template).expect("valid template");
     bar.set_style(style.progress_chars("=> "));
     bar
 }

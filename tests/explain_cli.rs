@@ -2,27 +2,9 @@
 
 mod common;
 
-use common::scratch;
+use common::{cli, scratch, tiny_run};
 use std::path::Path;
 use std::process::Command;
-
-/// Runs the CLI: (exit code, stdout, stderr).
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cnnlab")).args(args).output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
-
-/// A one-epoch run of `model` on 300 shapes images.
-fn tiny_run(dir: &Path, model: &str) -> String {
-    let run = dir.join(model);
-    let run = run.to_str().unwrap().to_string();
-    let args =
-        ["train", "--model", model, "--epochs", "1", "--limit", "300", "--val", "100", "--batch", "32", "--out", &run];
-    let (code, _, stderr) = cli(&args);
-    assert_eq!(code, 0, "training failed: {stderr}");
-    run
-}
 
 #[test]
 fn explain_writes_overlays_and_raw_maps_and_refuses_bad_input() {

@@ -2,8 +2,10 @@
 
 mod commands;
 mod explain;
+mod explain_images;
 
 use clap::{Args, Parser, Subcommand};
+use cnnlab::data::image_file::InputSize;
 use cnnlab::data::preprocess::Normalization;
 use cnnlab::eval::TestTimeAugmentation;
 use cnnlab::io::Result;
@@ -125,7 +127,7 @@ enum Command {
         #[arg(long, default_value = cnnlab::data::download::CIFAR10_URL)]
         url: String,
     },
-    /// Saliency maps of one image (a test image or a file) as heat-map overlays with boxes.
+    /// Saliency maps of a test image, image files or a folder of them, as heat-map overlays with boxes.
     Explain {
         /// The run folder.
         #[arg(long)]
@@ -136,19 +138,25 @@ enum Command {
         /// The layer for the Grad-CAM family (default: the last conv block); a wrong name lists the layers.
         #[arg(long)]
         layer: Option<String>,
-        /// An image file (PNG, JPEG, …); resized to the model's input size with a notice.
-        #[arg(long, conflicts_with = "index")]
-        image: Option<PathBuf>,
-        /// The test image with this index.
-        #[arg(long, default_value_t = 0)]
-        index: usize,
-        /// Explain this class (default: the top prediction).
+        /// An image file (PNG or JPEG); may be repeated. Needs only the run's checkpoint, not its data.
         #[arg(long)]
-        class: Option<usize>,
-        /// Output folder (default: RUN/explain).
+        image: Vec<PathBuf>,
+        /// A folder of image files (searched recursively): batched, with summary.csv and summary.json.
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// The test image with this index (the default, 0, when no file is given).
+        #[arg(long)]
+        index: Option<usize>,
+        /// model: resize files to the model's input size; native: keep each file's own size (networks ending in global pooling; 8 to 1024 pixels a side).
+        #[arg(long, default_value = "model", value_parser = parse::<InputSize>)]
+        size: InputSize,
+        /// Explain this class, by index or name (default: each image's top prediction).
+        #[arg(long)]
+        class: Option<String>,
+        /// Output folder (default: RUN/explain for a training run, runs/explain/NAME for shipped weights).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Also write each raw map (before upsampling and normalisation) as .npy.
+        /// Also write each raw map (before upsampling and normalisation) as .npy (always done for several images).
         #[arg(long)]
         save_raw: bool,
         /// viridis (perceptual) or jet.
@@ -236,18 +244,20 @@ pub fn run() -> Result<i32> {
         }
         Command::Demo { out } => commands::demo(&out),
         Command::Download { dataset, dir, url } => commands::download(&dataset, dir, &url),
-        Command::Explain { run, method, layer, image, index, class, out, save_raw, colormap, data } => {
-            explain::explain_command(explain::ExplainArgs {
+        Command::Explain { run, method, layer, image, images, index, size, class, out, save_raw, colormap, data } => {
+            explain_images::explain_command(explain_images::ExplainArgs {
                 run,
                 methods: method.0,
                 layer,
-                image,
+                images: image,
+                folder: images,
                 index,
                 class,
                 out,
                 save_raw,
                 colormap,
                 data,
+                size,
             })
         }
         Command::Localize { run, method, layer, limit, perturb_limit, threshold, json, data, rise_masks } => {

@@ -107,12 +107,32 @@ fn concat(parts: Vec<Dataset>) -> Dataset {
 /// Loads the five training batches and the test batch from a folder or from
 /// `cifar-10-binary.tar.gz`.
 pub fn load_binary(path: &Path) -> Result<Splits> {
+    let names: Vec<&str> = TRAIN_FILES.iter().copied().chain([TEST_FILE]).collect();
+    let mut files = read_batches(path, &names)?;
+    let mut take = |name: &str| -> Result<Dataset> {
+        let (file, bytes) = files.remove(name).ok_or_else(|| Error::file(path, format!("{name} is missing")))?;
+        parse_batch(&file, &bytes)
+    };
+    let train = concat(TRAIN_FILES.iter().map(|n| take(n)).collect::<Result<Vec<_>>>()?);
+    let test = take(TEST_FILE)?;
+    Ok(Splits { source: path.display().to_string(), train, test })
+}
+
+/// Loads the test batch alone (the training batches are not read).
+pub fn load_binary_test(path: &Path) -> Result<Dataset> {
+    let mut files = read_batches(path, &[TEST_FILE])?;
+    let (file, bytes) = files.remove(TEST_FILE).ok_or_else(|| Error::file(path, format!("{TEST_FILE} is missing")))?;
+    parse_batch(&file, &bytes)
+}
+
+/// The batch files called `names` (name → (where, bytes)), from a folder or an archive.
+fn read_batches(path: &Path, names: &[&str]) -> Result<HashMap<String, (PathBuf, Vec<u8>)>> {
     let mut files: HashMap<String, (PathBuf, Vec<u8>)> = HashMap::new();
-    let wanted = |name: &str| TRAIN_FILES.contains(&name) || name == TEST_FILE;
+    let wanted = |name: &str| names.contains(&name);
     if path.is_dir() {
         let dir = batch_dir(path)
             .ok_or_else(|| Error::file(path, format!("no {} here or in cifar-10-batches-bin/", TRAIN_FILES[0])))?;
-        for name in TRAIN_FILES.iter().chain([&TEST_FILE]) {
+        for name in names {
             let file = dir.join(name);
             let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
             files.insert(name.to_string(), (file, bytes));
@@ -126,13 +146,7 @@ pub fn load_binary(path: &Path) -> Result<Splits> {
             Ok(true)
         })?;
     }
-    let mut take = |name: &str| -> Result<Dataset> {
-        let (file, bytes) = files.remove(name).ok_or_else(|| Error::file(path, format!("{name} is missing")))?;
-        parse_batch(&file, &bytes)
-    };
-    let train = concat(TRAIN_FILES.iter().map(|n| take(n)).collect::<Result<Vec<_>>>()?);
-    let test = take(TEST_FILE)?;
-    Ok(Splits { source: path.display().to_string(), train, test })
+    Ok(files)
 }
 
 /// Encodes images and labels as a binary batch (for tests and for exporting).

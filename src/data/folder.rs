@@ -23,28 +23,7 @@ fn split_and_class(member: &str) -> Option<(&str, &str)> {
 
 /// Loads both splits from a folder (or one holding a single subfolder that has them) or an archive.
 pub fn load(path: &Path) -> Result<Splits> {
-    let (mut train, mut test) = (Found::new(), Found::new());
-    let mut add = |member: &str, bytes: Vec<u8>| {
-        if let Some((split, class)) = split_and_class(member) {
-            let target = if split == "train" { &mut train } else { &mut test };
-            target.entry(class.to_string()).or_default().push((member.to_string(), bytes));
-        }
-    };
-    if path.is_dir() {
-        let root = find_root(path)?;
-        for split in ["train", "test"] {
-            walk_split(&root, split, &mut add)?;
-        }
-    } else if archive::is_tar_gz(path) {
-        archive::for_each_member(path, |member, read| {
-            if is_image(member) && split_and_class(member).is_some() {
-                add(member, read()?);
-            }
-            Ok(true)
-        })?;
-    } else {
-        return Err(Error::file(path, "expected a folder, a .tar.gz archive, or CIFAR-10 binary batches"));
-    }
+    let (train, test) = find(path, &["train", "test"])?;
     check_classes(path, &train, &test)?;
     let train = decode_split(path, train)?;
     let test = decode_split(path, test)?;
@@ -55,6 +34,48 @@ pub fn load(path: &Path) -> Result<Splits> {
         ));
     }
     Ok(Splits { source: path.display().to_string(), train, test })
+}
+
+/// Loads the test split alone: the training images are neither read from
+/// disk nor decoded (in an archive they are skipped over).
+pub fn load_test(path: &Path) -> Result<Dataset> {
+    let (_, test) = find(path, &["test"])?;
+    if test.is_empty() {
+        return Err(Error::file(path, "no images under test/<class>/ (png or jpg)"));
+    }
+    decode_split(path, test)
+}
+
+/// The encoded images of the `wanted` splits (train, test), undecoded.
+fn find(path: &Path, wanted: &[&str]) -> Result<(Found, Found)> {
+    let (mut train, mut test) = (Found::new(), Found::new());
+    let mut add = |member: &str, bytes: Vec<u8>| {
+        if let Some((split, class)) = wanted_member(member, wanted) {
+            let target = if split == "train" { &mut train } else { &mut test };
+            target.entry(class.to_string()).or_default().push((member.to_string(), bytes));
+        }
+    };
+    if path.is_dir() {
+        let root = find_root(path)?;
+        for split in wanted {
+            walk_split(&root, split, &mut add)?;
+        }
+    } else if archive::is_tar_gz(path) {
+        archive::for_each_member(path, |member, read| {
+            if is_image(member) && wanted_member(member, wanted).is_some() {
+                add(member, read()?);
+            }
+            Ok(true)
+        })?;
+    } else {
+        return Err(Error::file(path, "expected a folder, a .tar.gz archive, or CIFAR-10 binary batches"));
+    }
+    Ok((train, test))
+}
+
+/// The split and class of an image of one of the `wanted` splits.
+fn wanted_member<'a>(member: &'a str, wanted: &[&str]) -> Option<(&'a str, &'a str)> {
+    split_and_class(member).filter(|(split, _)| wanted.contains(split))
 }
 
 /// `path` itself when it has `train/`, else its only subfolder that has one.

@@ -5,6 +5,7 @@ pub mod augment;
 pub mod cifar;
 pub mod download;
 pub mod folder;
+pub mod image_file;
 pub mod preprocess;
 pub mod shapes;
 
@@ -186,20 +187,58 @@ pub const SHAPES_TEST: usize = 2_000;
 /// When files are missing or malformed; the error names the file.
 pub fn load(spec: &DataSpec, seed: u64) -> Result<Splits> {
     match spec {
-        &DataSpec::Shapes { size } | &DataSpec::ShapesBinary { size } => {
-            let binary = matches!(spec, DataSpec::ShapesBinary { .. });
-            let cfg = shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() };
-            Ok(Splits {
-                source: spec.to_string(),
-                train: shapes::generate(&cfg, SHAPES_TRAIN, seed),
-                test: shapes::generate(&cfg, SHAPES_TEST, seed ^ 0x5eed_7e57),
-            })
-        }
+        DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } => Ok(Splits {
+            source: spec.to_string(),
+            train: synthetic(spec, SHAPES_TRAIN, seed),
+            test: synthetic(spec, SHAPES_TEST, seed ^ TEST_SEED),
+        }),
         DataSpec::Cifar10 => {
             let path = cifar::find_local().ok_or_else(|| Error::msg(cifar::NOT_FOUND_HELP))?;
             load_path(&path)
         }
         DataSpec::Path(path) => load_path(path),
+    }
+}
+
+/// Loads the test split alone, for commands that need no training images
+/// (`explain --index`, `eval`): image files of the training split are
+/// neither read nor decoded, synthetic training images not generated. The
+/// images are the same as [`load`]'s test split.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_test(spec: &DataSpec, seed: u64) -> Result<Dataset> {
+    match spec {
+        DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } => Ok(synthetic(spec, SHAPES_TEST, seed ^ TEST_SEED)),
+        DataSpec::Cifar10 => {
+            let path = cifar::find_local().ok_or_else(|| Error::msg(cifar::NOT_FOUND_HELP))?;
+            load_path_test(&path)
+        }
+        DataSpec::Path(path) => load_path_test(path),
+    }
+}
+
+/// What the seed of the synthetic test split is XORed with.
+const TEST_SEED: u64 = 0x5eed_7e57;
+
+/// `count` images of a synthetic dataset (`spec` is shapes or shapes-binary).
+fn synthetic(spec: &DataSpec, count: usize, seed: u64) -> Dataset {
+    let (binary, size) = match *spec {
+        DataSpec::ShapesBinary { size } => (true, size),
+        DataSpec::Shapes { size } => (false, size),
+        _ => unreachable!("only called for synthetic data"),
+    };
+    shapes::generate(&shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() }, count, seed)
+}
+
+fn load_path_test(path: &Path) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::file(path, "no such file or folder"));
+    }
+    if cifar::looks_like_binary(path)? {
+        cifar::load_binary_test(path)
+    } else {
+        folder::load_test(path)
     }
 }
 

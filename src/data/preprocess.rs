@@ -105,6 +105,30 @@ impl Preprocessing {
     }
     // ANCHOR_END: apply
 
+    /// Normalises one image of any size `[c, h, w]` (CHW bytes) into `out`.
+    /// Per-channel statistics apply at any size; a mean image only at the
+    /// size it was fitted on.
+    ///
+    /// # Errors
+    /// When the channel count differs from the fitted one, or the mode is
+    /// [`Normalization::MeanImage`] and the size differs.
+    pub fn apply_at_size(&self, image: &[u8], [c, h, w]: [usize; 3], out: &mut [f32]) -> Result<()> {
+        let [fc, fh, fw] = self.shape;
+        if c != fc || (self.mode == Normalization::MeanImage && (h, w) != (fh, fw)) {
+            return Err(Error::msg(format!(
+                "the model's normalisation ({:?}) was fitted on {fc}x{fh}x{fw} images and cannot normalise                  a {c}x{h}x{w} image{}",
+                self.mode,
+                if c == fc { " (a mean image has one value per pixel; per-channel normalisations work at any size)" } else { "" }
+            )));
+        }
+        if [c, h, w] == self.shape {
+            self.apply(image, out);
+        } else {
+            Preprocessing { shape: [c, h, w], ..self.clone() }.apply(image, out);
+        }
+        Ok(())
+    }
+
     /// Undoes [`Preprocessing::apply`]: back to bytes, for pictures.
     pub fn invert(&self, values: &[f32]) -> Vec<u8> {
         let [_, h, w] = self.shape;

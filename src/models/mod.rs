@@ -42,6 +42,12 @@ impl Arch {
         }
     }
 
+    /// True when the network ends in global pooling, so that it accepts
+    /// images of any size (vgg-fc's fully connected layers fix its input size).
+    pub fn ends_in_global_pooling(self) -> bool {
+        self != Arch::VggFc
+    }
+
     /// The layer whose feature maps CAM and Grad-CAM use by default (the last conv block).
     pub fn feature_layer(self) -> &'static str {
         match self {

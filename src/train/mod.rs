@@ -214,6 +214,34 @@ pub fn checkpoint_path(run: &RunDir, cfg: &TrainConfig, last: bool) -> Result<st
     Ok(path)
 }
 
+/// The model of a run folder for commands that need no data (explaining
+/// image files): the checkpoint alone holds the architecture, classes,
+/// input size and preprocessing. `run` may also be a `.safetensors` file,
+/// or a folder with a checkpoint but no `config.json` (shipped weights),
+/// whose best checkpoint is used, else its last. Returns the checkpoint path too.
+///
+/// # Errors
+/// When there is no checkpoint, or it cannot be loaded.
+pub fn load_for_inference(run: &std::path::Path, last: bool) -> Result<(Model, CheckpointMeta, std::path::PathBuf)> {
+    let path =
+        if run.is_file() {
+            run.to_path_buf()
+        } else if run.join("config.json").exists() {
+            let dir = RunDir::new(run);
+            checkpoint_path(&dir, &dir.config()?, last)?
+        } else if !run.is_dir() {
+            return Err(Error::file(run, "no such run folder or checkpoint file"));
+        } else {
+            let names =
+                if last { ["last.safetensors", "best.safetensors"] } else { ["best.safetensors", "last.safetensors"] };
+            names.iter().map(|n| run.join(n)).find(|p| p.exists()).ok_or_else(|| {
+                Error::file(run, "no checkpoint here (best.safetensors or last.safetensors); train first")
+            })?
+        };
+    let (model, meta) = checkpoint::load(&path)?;
+    Ok((model, meta, path))
+}
+
 /// The model of the run in `dir` trained as `cfg` says — trained now if the
 /// folder holds no checkpoint yet, loaded otherwise — with its data. For
 /// examples and labs that need a trained network but should train it once.

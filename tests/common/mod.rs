@@ -57,3 +57,21 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Runs the `cnnlab` binary: (exit code, stdout, stderr).
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cnnlab")).args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// A one-epoch run of `model` on 300 shapes images, in `dir/model`; returns its path.
+pub fn tiny_run(dir: &std::path::Path, model: &str) -> String {
+    let run = dir.join(model);
+    let run = run.to_str().unwrap().to_string();
+    let args =
+        ["train", "--model", model, "--epochs", "1", "--limit", "300", "--val", "100", "--batch", "32", "--out", &run];
+    let (code, _, stderr) = cli(&args);
+    assert_eq!(code, 0, "training failed: {stderr}");
+    run
+}

@@ -75,3 +75,16 @@ pub fn save_png(path: &Path, image: &image::RgbImage) -> Result<()> {
         .map_err(|e| Error::file(path, format!("cannot encode PNG: {e}")))?;
     write_atomic(path, |w| w.write_all(&bytes))
 }
+
+/// Where an example writes its figures: `target/figures/` by default, so
+/// that running an example as the book says never changes the checkout;
+/// the book's own `book/src/figures/` when the example is run with `--book`
+/// (regenerating the book's figures is an explicit choice).
+pub fn figures_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if std::env::args().any(|a| a == "--book") {
+        root.join("book/src/figures")
+    } else {
+        root.join("target/figures")
+    }
+}

@@ -54,3 +54,7 @@ pub mod augmented;
 #[cfg_attr(not(feature = "solutions"), path = "rise/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/rise.rs")]
 pub mod rise;
+
+#[cfg_attr(not(feature = "solutions"), path = "patches/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/patches.rs")]
+pub mod patches;

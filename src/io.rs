@@ -88,3 +88,22 @@ pub fn figures_dir() -> PathBuf {
         root.join("target/figures")
     }
 }
+
+/// Values of shape `shape` (C order) as numpy's `.npy` format, float32
+/// little-endian: `np.load("file.npy")` reads them back.
+pub fn npy_bytes(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    // magic, version 1.0, header length; the header is padded with spaces
+    // and a newline so that the data starts at a multiple of 64 bytes
+    let unpadded = 10 + dict.len() + 1;
+    let header_len = dict.len() + 1 + (64 - unpadded % 64) % 64;
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header_len as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(10 + header_len - 1, b' ');
+    out.push(b'\n');
+    values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    out
+}

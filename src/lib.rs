@@ -22,6 +22,7 @@ pub mod data;
 pub mod eval;
 pub mod explain;
 pub mod gradcheck;
+pub mod inspect;
 pub mod io;
 pub mod localize;
 pub mod models;

@@ -105,7 +105,7 @@ pub fn explain_command(args: ExplainArgs) -> Result<i32> {
         let (model, meta, item) = test_item(&args)?;
         (model, meta, vec![item], Vec::new())
     };
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.run));
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.run, "explain"));
     std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
     let target = match &args.class {
         Some(class) => Target::Class(class_index(class, &meta.classes)?),
@@ -361,7 +361,7 @@ fn argmax(p: &[f32]) -> usize {
 }
 
 /// `--class` as an index or a class name.
-fn class_index(class: &str, classes: &[String]) -> Result<usize> {
+pub fn class_index(class: &str, classes: &[String]) -> Result<usize> {
     if let Ok(i) = class.parse::<usize>() {
         return if i < classes.len() {
             Ok(i)
@@ -374,15 +374,15 @@ fn class_index(class: &str, classes: &[String]) -> Result<usize> {
     })
 }
 
-/// Where outputs go by default: `RUN/explain` for a training run folder;
-/// `runs/explain/NAME` for shipped weights or a checkpoint file, so that
-/// explaining never writes into the project's own files.
-fn default_out(run: &Path) -> PathBuf {
+/// Where outputs go by default: `RUN/WHAT` for a training run folder;
+/// `runs/WHAT/NAME` for shipped weights or a checkpoint file, so that
+/// commands never write into the project's own files.
+pub fn default_out(run: &Path, what: &str) -> PathBuf {
     if run.join("config.json").exists() {
-        return run.join("explain");
+        return run.join(what);
     }
     let name = run.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
-    Path::new("runs/explain").join(name)
+    Path::new("runs").join(what).join(name)
 }
 
 /// The one-image report: a line per method and all methods side by side.

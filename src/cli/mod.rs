@@ -3,6 +3,7 @@
 mod commands;
 mod explain;
 mod explain_images;
+mod inspect;
 
 use clap::{Args, Parser, Subcommand};
 use cnnlab::data::image_file::InputSize;
@@ -196,6 +197,58 @@ enum Command {
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
         rise_masks: u64,
     },
+    /// Look inside a trained network: its filters, its feature maps, the patches that most excite its units.
+    #[command(subcommand)]
+    Inspect(Inspect),
+    /// Synthesise the input that maximises a class score or a channel's activation, by gradient ascent.
+    #[command(allow_negative_numbers = true)]
+    Synthesize {
+        /// The run folder (or shipped weights, or a .safetensors file).
+        #[arg(long)]
+        run: PathBuf,
+        /// A class by index or name, or all (one image per class, in one batch).
+        #[arg(long, conflicts_with_all = ["layer", "channel"])]
+        class: Option<String>,
+        /// Maximise a channel of this layer instead (names as in explain --layer).
+        #[arg(long, requires = "channel")]
+        layer: Option<String>,
+        /// The channel of --layer.
+        #[arg(long, requires = "layer")]
+        channel: Option<usize>,
+        /// Starting settings: none (plain ascent), l2 (the lecture's S_c − λ‖I‖²) or full (all regularisers); the flags below override it.
+        #[arg(long, default_value = "full", value_parser = parse::<SynthesisPreset>)]
+        preset: SynthesisPreset,
+        /// Gradient-ascent steps.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        steps: Option<u64>,
+        /// Step size (root-mean-square change of the normalised image per step).
+        #[arg(long, value_parser = parse_non_negative)]
+        lr: Option<f32>,
+        /// λ of the L2 penalty λ‖I‖².
+        #[arg(long, value_parser = parse_non_negative)]
+        l2: Option<f32>,
+        /// Shift the image by up to this many pixels each step (0: off).
+        #[arg(long)]
+        jitter: Option<usize>,
+        /// Gaussian blur every this many steps (0: off).
+        #[arg(long)]
+        blur_every: Option<usize>,
+        /// σ of the blur in pixels.
+        #[arg(long, value_parser = parse_non_negative)]
+        blur_sigma: Option<f32>,
+        /// Weight of the total-variation penalty.
+        #[arg(long, value_parser = parse_non_negative)]
+        tv: Option<f32>,
+        /// Optimise 1/f-scaled DCT coefficients (true) or pixels (false).
+        #[arg(long)]
+        frequency: Option<bool>,
+        /// Seed of the starting noise and the jitter.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder (default: RUN/synthesize, or runs/synthesize/NAME for shipped weights).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Throughput of training and inference on random CIFAR-sized batches.
     Bench {
         /// Architecture.
@@ -214,6 +267,87 @@ enum Command {
         #[arg(long)]
         profile: bool,
     },
+}
+
+/// `cnnlab inspect …`.
+#[derive(Subcommand)]
+enum Inspect {
+    /// A convolution's filters as a picture (the first layer in colour; deeper ones as grey slices per input channel).
+    Filters {
+        /// The run folder (or shipped weights, or a .safetensors file).
+        #[arg(long)]
+        run: PathBuf,
+        /// The convolution, as named in the checkpoint (default: the first); a wrong name lists them.
+        #[arg(long)]
+        layer: Option<String>,
+        /// Show at most this many filters (and input channels).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        max: u64,
+        /// Output folder (default: RUN/inspect).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Every feature map of chosen layers for one image, as a grid (PNG) and as .npy.
+    Activations {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// An image file (resized to the model's input size).
+        #[arg(long, conflicts_with = "index")]
+        image: Option<PathBuf>,
+        /// The test image with this index (default 0).
+        #[arg(long)]
+        index: Option<usize>,
+        /// A layer name (as in explain --layer), or all.
+        #[arg(long, default_value = "all")]
+        layer: String,
+        /// Output folder (default: RUN/inspect).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// For each channel of a layer, the image patches (receptive fields) that excite it most, over a whole split.
+    Patches {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// The layer (as in explain --layer).
+        #[arg(long)]
+        layer: String,
+        /// Channels: all, or a list such as 0,3,8-11.
+        #[arg(long, default_value = "0-7")]
+        channels: String,
+        /// Patches per channel.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+        top: u64,
+        /// Other data than the run's (same classes and size).
+        #[arg(long)]
+        data: Option<String>,
+        /// test or train.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Output folder (default: RUN/inspect).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// A synthesis preset name.
+#[derive(Clone, Copy, Debug)]
+pub struct SynthesisPreset(cnnlab::inspect::synthesis::SynthesisOptions);
+
+impl std::str::FromStr for SynthesisPreset {
+    type Err = cnnlab::io::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        cnnlab::inspect::synthesis::SynthesisOptions::preset(s).map(SynthesisPreset)
+    }
+}
+
+/// A finite number ≥ 0.
+fn parse_non_negative(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number ≥ 0")),
+    }
 }
 
 /// Parses a value with its `FromStr`, keeping cnnlab's error message.
@@ -272,6 +406,50 @@ pub fn run() -> Result<i32> {
                 data,
                 rise: cnnlab::explain::RiseOptions { masks: rise_masks as usize, ..Default::default() },
             })
+        }
+        Command::Inspect(what) => match what {
+            Inspect::Filters { run, layer, max, out } => inspect::filters(&run, layer.as_deref(), max as usize, &out),
+            Inspect::Activations { run, image, index, layer, out } => {
+                inspect::activations(&run, image.as_deref(), index, &layer, &out)
+            }
+            Inspect::Patches { run, layer, channels, top, data, split, out } => {
+                inspect::patches(&inspect::PatchArgs { run, layer, channels, top: top as usize, data, split, out })
+            }
+        },
+        Command::Synthesize {
+            run,
+            class,
+            layer,
+            channel,
+            preset,
+            steps,
+            lr,
+            l2,
+            jitter,
+            blur_every,
+            blur_sigma,
+            tv,
+            frequency,
+            seed,
+            out,
+        } => {
+            let p = preset.0;
+            let opts = cnnlab::inspect::synthesis::SynthesisOptions {
+                steps: steps.map_or(p.steps, |s| s as usize),
+                lr: lr.unwrap_or(p.lr),
+                l2: l2.unwrap_or(p.l2),
+                jitter: jitter.unwrap_or(p.jitter),
+                blur_every: blur_every.unwrap_or(p.blur_every),
+                blur_sigma: blur_sigma.unwrap_or(p.blur_sigma),
+                tv: tv.unwrap_or(p.tv),
+                frequency: frequency.unwrap_or(p.frequency),
+                seed,
+                ..p
+            };
+            if opts.blur_every > 0 && opts.blur_sigma <= 0.0 {
+                return Err(cnnlab::io::Error::msg("--blur-every needs --blur-sigma > 0"));
+            }
+            inspect::synthesize_command(&inspect::SynthArgs { run, class, layer, channel, opts, out })
         }
         Command::Bench { model, batch, steps, json, profile } => {
             commands::bench(model, batch as usize, steps as usize, threads, json, profile)

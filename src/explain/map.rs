@@ -76,18 +76,7 @@ impl Map {
     /// The map as numpy's `.npy` format (little-endian float32, C order), so
     /// numpy users can compare it with other tools: `np.load("map.npy")`.
     pub fn to_npy(&self) -> Vec<u8> {
-        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", self.height, self.width);
-        // magic, version 1.0, header length; the header is padded with spaces
-        // and a newline so that the data starts at a multiple of 64 bytes
-        let unpadded = 10 + dict.len() + 1;
-        let header_len = dict.len() + 1 + (64 - unpadded % 64) % 64;
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header_len as u16).to_le_bytes());
-        out.extend_from_slice(dict.as_bytes());
-        out.resize(10 + header_len - 1, b' ');
-        out.push(b'\n');
-        self.values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-        out
+        crate::io::npy_bytes(&[self.height, self.width], &self.values)
     }
 }
 

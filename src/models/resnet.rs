@@ -1,7 +1,8 @@
 //! ResNet-20 for CIFAR (He et al. 2016, §4.2): residual blocks y = ReLU(F(x) + shortcut(x)).
 
 use crate::nn::{
-    child_name, conv_bn_add_relu, conv_bn_relu, BatchNorm, Conv2d, Hook, Linear, Module, Sequential, StateKind,
+    child_name, conv_bn_add_relu, conv_bn_relu, BatchNorm, Conv2d, Hook, Linear, Module, ReceptiveField, Sequential,
+    StateKind,
 };
 use crate::{Conv2dConfig, Pool2dConfig, Tensor};
 use rand::Rng;
@@ -59,6 +60,20 @@ impl Module for BasicBlock {
         conv_bn_add_relu(&mut self.conv2, &mut self.bn2, &hidden, &shortcut)
     }
     // ANCHOR_END: block
+
+    /// The union of the two paths is the main path's field: the shortcut
+    /// (x subsampled at the block's stride) sees the centre of that window.
+    fn receptive_field(
+        &self,
+        input: ReceptiveField,
+        name: &str,
+        record: &mut dyn FnMut(&str, ReceptiveField),
+    ) -> ReceptiveField {
+        let hidden = self.conv1.receptive_field(input, "", &mut |_, _| {});
+        let out = self.conv2.receptive_field(hidden, "", &mut |_, _| {});
+        record(name, out);
+        out
+    }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
         self.conv1.visit_state(&format!("{prefix}conv1."), f);
@@ -136,6 +151,21 @@ impl Module for ResNet {
         let pooled = hook(&child_name(name, "pool"), h.global_avg_pool2d().flatten(1));
         let logits = self.linear.forward(&pooled);
         hook(&child_name(name, "linear"), logits)
+    }
+
+    fn receptive_field(
+        &self,
+        input: ReceptiveField,
+        name: &str,
+        record: &mut dyn FnMut(&str, ReceptiveField),
+    ) -> ReceptiveField {
+        let mut field = self.conv1.receptive_field(input, &child_name(name, "stem"), record);
+        for (stage, stage_name) in self.layers.iter().zip(STAGES) {
+            field = stage.receptive_field(field, &child_name(name, stage_name), record);
+        }
+        record(&child_name(name, "pool"), field.whole_image());
+        record(&child_name(name, "linear"), field.whole_image());
+        field.whole_image()
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {

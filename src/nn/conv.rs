@@ -1,6 +1,6 @@
 //! A 2-D convolution layer (weights OIHW, optional bias).
 
-use super::{init, BatchNorm, Module, StateKind};
+use super::{init, BatchNorm, Module, ReceptiveField, StateKind};
 use crate::{Conv2dConfig, Tensor};
 use rand::Rng;
 use std::any::Any;
@@ -76,6 +76,18 @@ pub fn conv_bn_add_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, short
 impl Module for Conv2d {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         x.conv2d(&self.weight, self.bias.as_ref(), self.cfg)
+    }
+
+    fn receptive_field(
+        &self,
+        input: ReceptiveField,
+        name: &str,
+        record: &mut dyn FnMut(&str, ReceptiveField),
+    ) -> ReceptiveField {
+        let s = self.weight.shape();
+        let out = input.window((s[2], s[3]), self.cfg.stride, self.cfg.padding, self.cfg.dilation);
+        record(name, out);
+        out
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {

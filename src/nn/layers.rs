@@ -1,6 +1,6 @@
 //! Layers without trainable parameters: activations, pooling, flatten, dropout, identity.
 
-use super::Module;
+use super::{Module, ReceptiveField};
 use crate::ops::pool::Pool2dConfig;
 use crate::Tensor;
 use rand::rngs::StdRng;
@@ -10,10 +10,24 @@ use std::any::Any;
 /// Implements the boilerplate part of `Module` for a stateless layer.
 macro_rules! stateless {
     ($t:ty, |$s:ident, $x:ident| $body:expr, |$d:ident| $describe:expr) => {
+        stateless!($t, |$s, $x| $body, |$d| $describe, |_f, field| field);
+    };
+    ($t:ty, |$s:ident, $x:ident| $body:expr, |$d:ident| $describe:expr, |$f:ident, $field:ident| $rf:expr) => {
         impl Module for $t {
             fn forward(&mut self, $x: &Tensor) -> Tensor {
                 let $s = self;
                 $body
+            }
+            fn receptive_field(
+                &self,
+                $field: ReceptiveField,
+                name: &str,
+                record: &mut dyn FnMut(&str, ReceptiveField),
+            ) -> ReceptiveField {
+                let $f = self;
+                let out = $rf;
+                record(name, out);
+                out
             }
             fn describe(&self) -> String {
                 let $d = self;
@@ -39,22 +53,36 @@ stateless!(LeakyReLU, |s, x| x.leaky_relu(s.0), |d| format!("LeakyReLU({})", d.0
 /// Max pooling over windows.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d(pub Pool2dConfig);
-stateless!(MaxPool2d, |s, x| x.max_pool2d(s.0), |d| format!("MaxPool2d({}x{})", d.0.kernel.0, d.0.kernel.1));
+stateless!(
+    MaxPool2d,
+    |s, x| x.max_pool2d(s.0),
+    |d| format!("MaxPool2d({}x{})", d.0.kernel.0, d.0.kernel.1),
+    |p, field| { field.window(p.0.kernel, p.0.stride, p.0.padding, (1, 1)) }
+);
 
 /// Average pooling over windows.
 #[derive(Clone, Copy, Debug)]
 pub struct AvgPool2d(pub Pool2dConfig);
-stateless!(AvgPool2d, |s, x| x.avg_pool2d(s.0), |d| format!("AvgPool2d({}x{})", d.0.kernel.0, d.0.kernel.1));
+stateless!(
+    AvgPool2d,
+    |s, x| x.avg_pool2d(s.0),
+    |d| format!("AvgPool2d({}x{})", d.0.kernel.0, d.0.kernel.1),
+    |p, field| { field.window(p.0.kernel, p.0.stride, p.0.padding, (1, 1)) }
+);
 
 /// Global average pooling `[N, C, H, W] → [N, C, 1, 1]` (PyTorch: `AdaptiveAvgPool2d(1)`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlobalAvgPool;
-stateless!(GlobalAvgPool, |_s, x| x.global_avg_pool2d(), |_d| String::from("GlobalAvgPool"));
+stateless!(GlobalAvgPool, |_s, x| x.global_avg_pool2d(), |_d| String::from("GlobalAvgPool"), |_p, field| {
+    field.whole_image()
+});
 
 /// Global max pooling `[N, C, H, W] → [N, C, 1, 1]` (PyTorch: `AdaptiveMaxPool2d(1)`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlobalMaxPool;
-stateless!(GlobalMaxPool, |_s, x| x.global_max_pool2d(), |_d| String::from("GlobalMaxPool"));
+stateless!(GlobalMaxPool, |_s, x| x.global_max_pool2d(), |_d| String::from("GlobalMaxPool"), |_p, field| {
+    field.whole_image()
+});
 
 /// `[N, …] → [N, product of the rest]`.
 #[derive(Clone, Copy, Debug, Default)]

@@ -12,6 +12,7 @@ mod fold;
 pub mod init;
 mod layers;
 mod linear;
+mod receptive_field;
 mod sequential;
 
 pub use batchnorm::BatchNorm;
@@ -19,6 +20,7 @@ pub use conv::{conv_bn_add_relu, conv_bn_relu, Conv2d};
 pub use fold::fold_batchnorm;
 pub use layers::{AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU};
 pub use linear::Linear;
+pub use receptive_field::{Axis, ReceptiveField};
 pub use sequential::Sequential;
 
 use crate::Tensor;
@@ -59,6 +61,20 @@ pub trait Module: Send + Sync {
     /// Calls `f(name, tensor, kind)` for every state tensor, names prefixed
     /// with `prefix` (e.g. `"features.3."`). Layers without state keep the default.
     fn visit_state(&mut self, _prefix: &str, _f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {}
+
+    /// The receptive field of this module's output given its input's.
+    /// Containers pass each sub-module's field to `record` under the name
+    /// [`Module::forward_inspect`] gives its output. Layers that work pixel by
+    /// pixel (batch norm, activations, dropout) keep this default: unchanged.
+    fn receptive_field(
+        &self,
+        input: ReceptiveField,
+        name: &str,
+        record: &mut dyn FnMut(&str, ReceptiveField),
+    ) -> ReceptiveField {
+        record(name, input);
+        input
+    }
 
     /// Switches between training (batch statistics, dropout on) and
     /// evaluation (running statistics, dropout off).

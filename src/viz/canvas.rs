@@ -15,6 +15,13 @@ impl Canvas {
         Canvas { image: RgbImage::from_pixel(width, height, Rgb([255, 255, 255])) }
     }
 
+    /// A white strip `width` pixels wide holding one line of black text.
+    pub fn label(text: &str, width: u32) -> RgbImage {
+        let mut canvas = Canvas::new(width, 14);
+        canvas.text(4, 3, text, 1, Rgb([0, 0, 0]));
+        canvas.image
+    }
+
     /// Sets one pixel, ignoring coordinates outside the canvas.
     pub fn put(&mut self, x: i32, y: i32, color: Rgb<u8>) {
         if x >= 0 && y >= 0 && (x as u32) < self.image.width() && (y as u32) < self.image.height() {

@@ -58,3 +58,7 @@ pub mod rise;
 #[cfg_attr(not(feature = "solutions"), path = "patches/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/patches.rs")]
 pub mod patches;
+
+#[cfg_attr(not(feature = "solutions"), path = "synthesis/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/synthesis.rs")]
+pub mod synthesis;

@@ -215,8 +215,8 @@ enum Command {
         /// The channel of --layer.
         #[arg(long, requires = "layer")]
         channel: Option<usize>,
-        /// Starting settings: none (plain ascent), l2 (the lecture's S_c − λ‖I‖²) or full (all regularisers); the flags below override it.
-        #[arg(long, default_value = "full", value_parser = parse::<SynthesisPreset>)]
+        /// Starting settings: none (plain ascent), l2 (the lecture's S_c − λ‖I‖²) or full (L2, jitter, blur and the frequency parameterisation); the flags below override it.
+        #[arg(long, default_value = "l2", value_parser = parse::<SynthesisPreset>)]
         preset: SynthesisPreset,
         /// Gradient-ascent steps.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]

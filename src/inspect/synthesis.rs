@@ -328,8 +328,9 @@ impl Adam {
     }
 }
 
-/// Each plane shifted by (dy, dx) with wrap-around.
-fn roll(x: &Tensor, (dy, dx): (isize, isize)) -> Tensor {
+/// Each plane shifted by (dy, dx) with wrap-around: the value at (y, x)
+/// moves to ((y + dy) mod h, (x + dx) mod w).
+pub fn roll(x: &Tensor, (dy, dx): (isize, isize)) -> Tensor {
     if (dy, dx) == (0, 0) {
         return x.detach();
     }

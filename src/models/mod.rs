@@ -6,7 +6,7 @@ mod small;
 pub use resnet::ResNet;
 
 use crate::io::{Error, Result};
-use crate::nn::{Hook, Module, ReceptiveField, StateKind};
+use crate::nn::{FieldHook, Hook, Module, ReceptiveField, StateKind};
 use crate::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -130,12 +130,7 @@ impl Module for Model {
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
         self.net.visit_state(prefix, f)
     }
-    fn receptive_field(
-        &self,
-        input: ReceptiveField,
-        name: &str,
-        record: &mut dyn FnMut(&str, ReceptiveField),
-    ) -> ReceptiveField {
+    fn receptive_field(&self, input: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
         self.net.receptive_field(input, name, record)
     }
     fn set_training(&mut self, training: bool) {

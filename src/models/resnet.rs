@@ -1,8 +1,8 @@
 //! ResNet-20 for CIFAR (He et al. 2016, §4.2): residual blocks y = ReLU(F(x) + shortcut(x)).
 
 use crate::nn::{
-    child_name, conv_bn_add_relu, conv_bn_relu, BatchNorm, Conv2d, Hook, Linear, Module, ReceptiveField, Sequential,
-    StateKind,
+    child_name, conv_bn_add_relu, conv_bn_relu, BatchNorm, Conv2d, FieldHook, Hook, Linear, Module, ReceptiveField,
+    Sequential, StateKind,
 };
 use crate::{Conv2dConfig, Pool2dConfig, Tensor};
 use rand::Rng;
@@ -63,12 +63,7 @@ impl Module for BasicBlock {
 
     /// The union of the two paths is the main path's field: the shortcut
     /// (x subsampled at the block's stride) sees the centre of that window.
-    fn receptive_field(
-        &self,
-        input: ReceptiveField,
-        name: &str,
-        record: &mut dyn FnMut(&str, ReceptiveField),
-    ) -> ReceptiveField {
+    fn receptive_field(&self, input: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
         let hidden = self.conv1.receptive_field(input, "", &mut |_, _| {});
         let out = self.conv2.receptive_field(hidden, "", &mut |_, _| {});
         record(name, out);
@@ -153,12 +148,7 @@ impl Module for ResNet {
         hook(&child_name(name, "linear"), logits)
     }
 
-    fn receptive_field(
-        &self,
-        input: ReceptiveField,
-        name: &str,
-        record: &mut dyn FnMut(&str, ReceptiveField),
-    ) -> ReceptiveField {
+    fn receptive_field(&self, input: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
         let mut field = self.conv1.receptive_field(input, &child_name(name, "stem"), record);
         for (stage, stage_name) in self.layers.iter().zip(STAGES) {
             field = stage.receptive_field(field, &child_name(name, stage_name), record);

@@ -1,6 +1,6 @@
 //! A 2-D convolution layer (weights OIHW, optional bias).
 
-use super::{init, BatchNorm, Module, ReceptiveField, StateKind};
+use super::{init, BatchNorm, FieldHook, Module, ReceptiveField, StateKind};
 use crate::{Conv2dConfig, Tensor};
 use rand::Rng;
 use std::any::Any;
@@ -78,12 +78,7 @@ impl Module for Conv2d {
         x.conv2d(&self.weight, self.bias.as_ref(), self.cfg)
     }
 
-    fn receptive_field(
-        &self,
-        input: ReceptiveField,
-        name: &str,
-        record: &mut dyn FnMut(&str, ReceptiveField),
-    ) -> ReceptiveField {
+    fn receptive_field(&self, input: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
         let s = self.weight.shape();
         let out = input.window((s[2], s[3]), self.cfg.stride, self.cfg.padding, self.cfg.dilation);
         record(name, out);

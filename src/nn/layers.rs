@@ -1,6 +1,6 @@
 //! Layers without trainable parameters: activations, pooling, flatten, dropout, identity.
 
-use super::{Module, ReceptiveField};
+use super::{FieldHook, Module, ReceptiveField};
 use crate::ops::pool::Pool2dConfig;
 use crate::Tensor;
 use rand::rngs::StdRng;
@@ -18,12 +18,7 @@ macro_rules! stateless {
                 let $s = self;
                 $body
             }
-            fn receptive_field(
-                &self,
-                $field: ReceptiveField,
-                name: &str,
-                record: &mut dyn FnMut(&str, ReceptiveField),
-            ) -> ReceptiveField {
+            fn receptive_field(&self, $field: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
                 let $f = self;
                 let out = $rf;
                 record(name, out);

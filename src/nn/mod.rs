@@ -41,6 +41,9 @@ pub enum StateKind {
 /// A forward hook: sees a layer's name and output, returns what flows on.
 pub type Hook<'a> = dyn FnMut(&str, Tensor) -> Tensor + 'a;
 
+/// Sees a layer's name and its receptive field ([`Module::receptive_field`]).
+pub type FieldHook<'a> = dyn FnMut(&str, ReceptiveField) + 'a;
+
 // ANCHOR: module
 /// A layer or a network of layers.
 pub trait Module: Send + Sync {
@@ -66,12 +69,7 @@ pub trait Module: Send + Sync {
     /// Containers pass each sub-module's field to `record` under the name
     /// [`Module::forward_inspect`] gives its output. Layers that work pixel by
     /// pixel (batch norm, activations, dropout) keep this default: unchanged.
-    fn receptive_field(
-        &self,
-        input: ReceptiveField,
-        name: &str,
-        record: &mut dyn FnMut(&str, ReceptiveField),
-    ) -> ReceptiveField {
+    fn receptive_field(&self, input: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
         record(name, input);
         input
     }

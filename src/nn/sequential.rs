@@ -1,6 +1,6 @@
 //! A chain of modules, named `0`, `1`, … as in PyTorch's `nn.Sequential`.
 
-use super::{child_name, conv_bn_relu, BatchNorm, Conv2d, Hook, Module, ReLU, ReceptiveField, StateKind};
+use super::{child_name, conv_bn_relu, BatchNorm, Conv2d, FieldHook, Hook, Module, ReLU, ReceptiveField, StateKind};
 use crate::Tensor;
 use std::any::Any;
 
@@ -123,12 +123,7 @@ impl Module for Sequential {
         }
     }
 
-    fn receptive_field(
-        &self,
-        input: ReceptiveField,
-        name: &str,
-        record: &mut dyn FnMut(&str, ReceptiveField),
-    ) -> ReceptiveField {
+    fn receptive_field(&self, input: ReceptiveField, name: &str, record: &mut FieldHook) -> ReceptiveField {
         let mut field = input;
         for (layer, child) in self.layers.iter().zip(&self.names) {
             field = layer.receptive_field(field, &child_name(name, child), record);

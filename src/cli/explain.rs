@@ -31,22 +31,40 @@ pub fn load_run_with_test(
     data: Option<&str>,
     last: bool,
 ) -> Result<(Model, CheckpointMeta, Dataset, PathBuf)> {
+    load_run_with_split(run_path, data, last, "test")
+}
+
+/// As [`load_run_with_test`], with the split named: `test` (read alone) or `train`.
+///
+/// # Errors
+/// Another split name, data that cannot be read, or data whose classes or
+/// image size differ from the model's.
+pub fn load_run_with_split(
+    run_path: &Path,
+    data: Option<&str>,
+    last: bool,
+    split: &str,
+) -> Result<(Model, CheckpointMeta, Dataset, PathBuf)> {
     let run = RunDir::new(run_path);
     let cfg = run.config()?;
     let checkpoint = train::checkpoint_path(&run, &cfg, last)?;
     let (model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
     let spec = data.unwrap_or(&cfg.data).parse()?;
-    let test = cnnlab::data::load_test(&spec, cfg.seed)?;
-    if test.shape != meta.input || test.classes.len() != meta.classes.len() {
+    let images = match split {
+        "test" => cnnlab::data::load_test(&spec, cfg.seed)?,
+        "train" => cnnlab::data::load(&spec, cfg.seed)?.train,
+        other => return Err(Error::msg(format!("--split {other}: choose test or train"))),
+    };
+    if images.shape != meta.input || images.classes.len() != meta.classes.len() {
         return Err(Error::msg(format!(
             "--data: {spec} has {} classes of {:?} images, but the model was trained on {} classes of {:?}",
-            test.classes.len(),
-            test.shape,
+            images.classes.len(),
+            images.shape,
             meta.classes.len(),
             meta.input
         )));
     }
-    Ok((model, meta, test, checkpoint))
+    Ok((model, meta, images, checkpoint))
 }
 
 /// Options of `cnnlab localize`.

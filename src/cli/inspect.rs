@@ -1,17 +1,16 @@
 //! `cnnlab inspect` (filters, feature maps, maximally activating patches) and `cnnlab synthesize` (gradient-ascent input synthesis).
 
-use super::explain::load_run_with_test;
+use super::explain::{load_run_with_split, load_run_with_test};
 use super::explain_images::default_out;
 use cnnlab::checkpoint::CheckpointMeta;
 use cnnlab::data::image_file::{read_image, InputSize};
-use cnnlab::data::{DataSpec, Dataset};
 use cnnlab::inspect::filters::{activation_picture, filter_picture, find_conv};
 use cnnlab::inspect::patches::{patches_picture, top_patches};
 use cnnlab::inspect::synthesis::{synthesize, Objective, SynthesisOptions};
 use cnnlab::inspect::{feature_maps, receptive_field_of};
 use cnnlab::io::{npy_bytes, save_png, write_atomic, Error, Result};
 use cnnlab::models::Model;
-use cnnlab::train::{self, RunDir};
+use cnnlab::train;
 use cnnlab::viz::heatmap::image_from_chw;
 use cnnlab::viz::labelled_row;
 use cnnlab::Tensor;
@@ -99,7 +98,7 @@ pub struct PatchArgs {
 
 /// `cnnlab inspect patches`.
 pub fn patches(args: &PatchArgs) -> Result<i32> {
-    let (mut model, meta, data) = split_data(&args.run, args.data.as_deref(), &args.split)?;
+    let (mut model, meta, data, _) = load_run_with_split(&args.run, args.data.as_deref(), false, &args.split)?;
     let field = receptive_field_of(&model, &args.layer)?;
     // one image through the network tells the layer's channel count
     let probe = feature_maps(
@@ -140,31 +139,6 @@ pub fn patches(args: &PatchArgs) -> Result<i32> {
         path.display()
     );
     Ok(0)
-}
-
-/// The run's model and the split asked for (only that split is read).
-fn split_data(run: &Path, data: Option<&str>, split: &str) -> Result<(Model, CheckpointMeta, Dataset)> {
-    match split {
-        "test" => {
-            let (model, meta, test, _) = load_run_with_test(run, data, false)?;
-            Ok((model, meta, test))
-        }
-        "train" => {
-            let dir = RunDir::new(run);
-            let cfg = dir.config()?;
-            let (model, meta) = train::load_run_model(&dir)?;
-            let spec: DataSpec = data.unwrap_or(&cfg.data).parse()?;
-            let train = cnnlab::data::load(&spec, cfg.seed)?.train;
-            if train.shape != meta.input {
-                return Err(Error::msg(format!(
-                    "--data: {spec} has {:?} images, the model {:?}",
-                    train.shape, meta.input
-                )));
-            }
-            Ok((model, meta, train))
-        }
-        other => Err(Error::msg(format!("--split {other}: choose test or train"))),
-    }
 }
 
 /// `all`, or a comma-separated list of channels and ranges (`0,3,8-11`).

@@ -40,17 +40,26 @@ pub fn capture(model: &mut dyn Module, x: &Tensor, layer: &str) -> Result<Captur
     });
     match feature_maps {
         Some(feature_maps) => Ok(Capture { logits, feature_maps }),
-        None if seen.iter().any(|s| s.split(' ').next() == Some(layer)) => Err(Error::msg(format!(
-            "--layer {layer}: its output is not a stack of feature maps [N, K, h, w]; choose a conv layer:\n  {}",
-            seen.join("\n  ")
-        ))),
-        None => Err(Error::msg(format!(
-            "--layer: no layer is called '{layer}'; the layers (with output shapes) are:\n  {}",
-            seen.join("\n  ")
-        ))),
+        None => Err(layer_error(layer, &seen)),
     }
 }
 // ANCHOR_END: capture
+
+/// The error for a `--layer` that names no layer, or one whose output is
+/// not a stack of feature maps; `seen` lists every layer as "name [shape]".
+pub fn layer_error(layer: &str, seen: &[String]) -> Error {
+    if seen.iter().any(|s| s.split(' ').next() == Some(layer)) {
+        Error::msg(format!(
+            "--layer {layer}: its output is not a stack of feature maps [N, K, h, w]; choose a conv layer:\n  {}",
+            seen.join("\n  ")
+        ))
+    } else {
+        Error::msg(format!(
+            "--layer: no layer is called '{layer}'; the layers (with output shapes) are:\n  {}",
+            seen.join("\n  ")
+        ))
+    }
+}
 
 /// The target class of each image, checked against the number of classes.
 ///

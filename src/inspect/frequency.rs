@@ -70,19 +70,23 @@ impl<E: Element> FrequencyBasis<E> {
 
     /// Y = Dₕ X D_wᵀ on every plane.
     fn dct2(&self, x: &Tensor<E>) -> Tensor<E> {
-        self.both_sides(x, &self.rows, &self.cols, false)
+        self.both_sides(x, false)
     }
 
     /// X = Dₕᵀ Y D_w on every plane.
     fn idct2(&self, y: &Tensor<E>) -> Tensor<E> {
-        self.both_sides(y, &self.rows, &self.cols, true)
+        self.both_sides(y, true)
     }
 
-    /// A·X·Bᵀ (or Aᵀ·X·B when `transposed`) on each plane of `[N, C, h, w]`,
-    /// as two 2-D matrix products over all planes stacked.
-    fn both_sides(&self, x: &Tensor<E>, a: &Tensor<E>, b: &Tensor<E>, transposed: bool) -> Tensor<E> {
+    /// Dₕ·X·D_wᵀ (or Dₕᵀ·X·D_w when `transposed`) on each plane of
+    /// `[N, C, h, w]`, as two 2-D matrix products over all planes stacked.
+    fn both_sides(&self, x: &Tensor<E>, transposed: bool) -> Tensor<E> {
         let (n, c, h, w) = x.dims4("frequency basis");
-        let (a, b) = if transposed { (a.transpose(0, 1), b.clone()) } else { (a.clone(), b.transpose(0, 1)) };
+        let (a, b) = if transposed {
+            (self.rows.transpose(0, 1), self.cols.clone())
+        } else {
+            (self.rows.clone(), self.cols.transpose(0, 1))
+        };
         // X·Bᵀ: rows of every plane times Bᵀ
         let right = x.reshape(&[n * c * h, w]).matmul(&b);
         // A·(X·Bᵀ) = ((X·Bᵀ)ᵀ·Aᵀ)ᵀ: columns of every plane times Aᵀ

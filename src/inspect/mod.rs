@@ -55,15 +55,8 @@ pub fn feature_maps(model: &mut dyn Module, x: &Tensor, wanted: &[String]) -> Re
             output
         })
     });
-    for w in wanted {
-        if !found.iter().any(|(n, _)| n == w) {
-            let what = if seen.iter().any(|s| s.split(' ').next() == Some(w)) {
-                format!("--layer {w}: its output is not a stack of feature maps [N, K, h, w]")
-            } else {
-                format!("--layer: no layer is called '{w}'")
-            };
-            return Err(Error::msg(format!("{what}; the layers (with output shapes) are:\n  {}", seen.join("\n  "))));
-        }
+    if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|(n, _)| n == *w)) {
+        return Err(crate::explain::capture::layer_error(missing, &seen));
     }
     Ok(found)
 }

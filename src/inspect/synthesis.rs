@@ -201,7 +201,12 @@ fn objective_gradient(model: &mut Model, x: &Tensor, objectives: &[Objective]) -
         // the objective as Σ_n ⟨seed_n, output⟩ on the logits and on each captured layer
         let mut values = vec![0f32; objectives.len()];
         let mut total: Option<Tensor> = None;
-        let mut add_term = |term: Tensor| total = Some(total.take().map_or(term.clone(), |t| t.add(&term)));
+        let mut add_term = |term: Tensor| {
+            total = Some(match total.take() {
+                Some(t) => t.add(&term),
+                None => term,
+            })
+        };
         let classes = logits.shape()[1];
         if objectives.iter().any(|o| matches!(o, Objective::Class(_))) {
             let mut seed = vec![0f32; logits.numel()];

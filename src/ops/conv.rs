@@ -240,7 +240,7 @@ impl<E: Element> Tensor<E> {
 /// The convolution's output for the whole batch, images in parallel; each
 /// image's planes get the bias and then `epilogue` (with the shortcut's
 /// planes of the same image, if any) while they are in cache.
-fn conv2d_forward<E: Element>(
+pub(super) fn conv2d_forward<E: Element>(
     x: &[E],
     weight: &Tensor<E>,
     bias: Option<&Tensor<E>>,
@@ -298,7 +298,7 @@ fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
 /// being explained skips it) for the whole batch. Chunks of
 /// [`WEIGHT_GRAD_CHUNK`] images run in parallel; their partial weight
 /// gradients are added in chunk order.
-fn conv2d_backward<E: Element>(
+pub(super) fn conv2d_backward<E: Element>(
     x: &[E],
     weight: &[E],
     dy: &[E],
@@ -322,7 +322,9 @@ fn conv2d_backward<E: Element>(
         let first = chunk * WEIGHT_GRAD_CHUNK;
         for n in first..(first + WEIGHT_GRAD_CHUNK).min(g.n) {
             let dx_n = dx_chunk.as_deref_mut().map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
-            let (x_n, dy_n) = (&x[n * in_img..(n + 1) * in_img], &dy[n * out_img..(n + 1) * out_img]);
+            // x is read only for ∂L/∂W (conv_transpose2d passes none when it needs only ∂L/∂x)
+            let x_n = x.get(n * in_img..(n + 1) * in_img).unwrap_or(&[]);
+            let dy_n = &dy[n * out_img..(n + 1) * out_img];
             if let (Some(packed), Some(x_n), Some(dy_n)) = (packed.as_mut(), as_f32(x_n), as_f32(dy_n)) {
                 packed.add_image(x_n, dy_n, g);
             }

@@ -8,6 +8,7 @@
 //! | `layout` | reshape, permute, transpose, broadcast_to, narrow, cat |
 //! | `matmul` | matrix product on sgemm/dgemm |
 //! | `conv` | conv2d (stride, padding, dilation, groups) by im2col + gemm |
+//! | `conv_transpose` | transposed convolution, the adjoint of conv2d (a decoder's learned upsampling) |
 //! | `conv_packed` | conv2d forward and weight gradient for f32 on AVX-512: a channels-last copy of each image, 8×32 micro-kernels |
 //! | `pool` | max/avg pooling, global average/max pooling |
 //! | `upsample` | nearest and bilinear resizing |
@@ -22,6 +23,7 @@ mod channel_sums;
 pub mod conv;
 mod conv_geometry;
 mod conv_packed;
+pub mod conv_transpose;
 pub mod dropout;
 pub mod layout;
 pub mod loss;

@@ -22,6 +22,12 @@ fn install_ctrlc() {
     });
 }
 
+/// `cnnlab perceive train` (Ctrl-C saves the decoder, as training does).
+pub fn perceive_train(args: super::perceive::TrainArgs) -> Result<i32> {
+    install_ctrlc();
+    super::perceive::train_command(args, &STOP)
+}
+
 fn config_from(args: &TrainArgs) -> TrainConfig {
     TrainConfig {
         data: args.data.clone(),

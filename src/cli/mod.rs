@@ -4,6 +4,7 @@ mod commands;
 mod explain;
 mod explain_images;
 mod inspect;
+mod perceive;
 
 use clap::{Args, Parser, Subcommand};
 use cnnlab::data::image_file::InputSize;
@@ -249,6 +250,9 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Perception visualization: a decoder that reconstructs images from a frozen classifier's features, masked by Grad-CAM.
+    #[command(subcommand)]
+    Perceive(Perceive),
     /// Throughput of training and inference on random CIFAR-sized batches.
     Bench {
         /// Architecture.
@@ -266,6 +270,95 @@ enum Command {
         /// Also time every op of the training steps (forward, backward, update) and print the table.
         #[arg(long)]
         profile: bool,
+    },
+}
+
+/// `cnnlab perceive …`.
+#[derive(Subcommand)]
+enum Perceive {
+    /// Train a decoder on the frozen classifier's feature maps (a run folder: config, metrics, curves, checkpoint; Ctrl-C and --resume).
+    Train {
+        /// The classifier: a run folder, shipped weights or a .safetensors file (not needed with --resume).
+        #[arg(long, required_unless_present = "resume")]
+        run: Option<PathBuf>,
+        /// The data to train on [default: the classifier run's own].
+        #[arg(long)]
+        data: Option<String>,
+        /// The encoder layer (as in explain --layer) [default: the one Grad-CAM uses, the last conv block].
+        #[arg(long)]
+        layer: Option<String>,
+        /// transposed (a learned 3×3 transposed convolution, stride 2), nearest or bilinear (then a 3×3 convolution).
+        #[arg(long = "upsample", default_value = "transposed", value_parser = parse::<cnnlab::perceive::Upsampling>)]
+        upsampling: cnnlab::perceive::Upsampling,
+        /// Passes over the training images [default: 10; with --resume, the run's own, and a larger one extends it].
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Images per step.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(2..=4096))]
+        batch: u64,
+        /// Adam's learning rate.
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// The loss: mse=W,ssim=W,feature=W (feature: MSE between the encoder's features of x̂ and of x).
+        #[arg(long, default_value = "mse=0.4,ssim=0.6,feature=0", value_parser = parse::<cnnlab::perceive::LossWeights>)]
+        loss_weights: cnnlab::perceive::LossWeights,
+        /// Seed of the decoder's weights and of the image order.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Train on the first N training images only.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// The decoder's run folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in --out.
+        #[arg(long)]
+        resume: bool,
+        /// Print the final test metrics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// PSNR, SSIM and class agreement of a decoder's reconstructions on the test split.
+    Eval {
+        /// The classifier.
+        #[arg(long)]
+        run: PathBuf,
+        /// The decoder: its run folder or a .safetensors file.
+        #[arg(long)]
+        decoder: PathBuf,
+        /// Test images from other data [default: the classifier run's].
+        #[arg(long)]
+        data: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An image, its reconstruction, Grad-CAM on the image (saliency) and on the reconstruction (PV); or K misclassified test images.
+    Show {
+        /// The classifier.
+        #[arg(long)]
+        run: PathBuf,
+        /// The decoder: its run folder or a .safetensors file.
+        #[arg(long)]
+        decoder: PathBuf,
+        /// An image file (resized to the model's input size).
+        #[arg(long, conflicts_with_all = ["index", "misclassified"])]
+        image: Option<PathBuf>,
+        /// The test image with this index (default 0).
+        #[arg(long, conflicts_with = "misclassified")]
+        index: Option<usize>,
+        /// The first K misclassified test images, PV for the predicted and for the true class.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        misclassified: Option<u64>,
+        /// The class to show, by index or name [default: the prediction].
+        #[arg(long, conflicts_with = "misclassified")]
+        class: Option<String>,
+        /// Test images from other data [default: the classifier run's].
+        #[arg(long)]
+        data: Option<String>,
+        /// Output folder [default: RUN/perceive, or runs/perceive/NAME for shipped weights].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -451,6 +544,52 @@ pub fn run() -> Result<i32> {
             }
             inspect::synthesize_command(&inspect::SynthArgs { run, class, layer, channel, opts, out })
         }
+        Command::Perceive(what) => match what {
+            Perceive::Train {
+                run,
+                data,
+                layer,
+                upsampling,
+                epochs,
+                batch,
+                lr,
+                loss_weights,
+                seed,
+                limit,
+                out,
+                resume,
+                json,
+            } => commands::perceive_train(perceive::TrainArgs {
+                run,
+                data,
+                layer,
+                upsampling,
+                epochs,
+                batch: batch as usize,
+                lr,
+                loss_weights,
+                seed,
+                limit,
+                out,
+                resume,
+                json,
+            }),
+            Perceive::Eval { run, decoder, data, json } => {
+                perceive::eval_command(&run, &decoder, data.as_deref(), json)
+            }
+            Perceive::Show { run, decoder, image, index, misclassified, class, data, out } => {
+                perceive::show_command(&perceive::ShowArgs {
+                    run,
+                    decoder,
+                    image,
+                    index,
+                    misclassified: misclassified.map(|k| k as usize),
+                    class,
+                    data,
+                    out,
+                })
+            }
+        },
         Command::Bench { model, batch, steps, json, profile } => {
             commands::bench(model, batch as usize, steps as usize, threads, json, profile)
         }

@@ -111,3 +111,75 @@ impl Module for Conv2d {
         self
     }
 }
+
+/// Transposed convolution layer (PyTorch's `ConvTranspose2d`): the learned
+/// upsampling of a decoder. Kaiming-normal weights with PyTorch's fan
+/// convention for this layer (fan_in from the weight's second axis, C_out·kh·kw).
+///
+/// # Shapes
+/// input `[N, C_in, H, W]`, weight `[C_in, C_out/groups, kh, kw]`,
+/// output `[N, C_out, (H−1)·s − 2p + d·(kh−1) + output_padding + 1, …]`.
+#[derive(Clone)]
+pub struct ConvTranspose2d {
+    /// The kernels, `[C_in, C_out/groups, kh, kw]`.
+    pub weight: Tensor,
+    /// One bias per output channel.
+    pub bias: Option<Tensor>,
+    /// Stride, padding, dilation, groups (of the convolution it transposes).
+    pub cfg: Conv2dConfig,
+    /// Extra rows and columns on the bottom and right of the output (< stride).
+    pub output_padding: (usize, usize),
+}
+
+impl ConvTranspose2d {
+    /// A `k×k` transposed convolution from `c_in` to `c_out` channels.
+    pub fn new(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        (cfg, output_padding): (Conv2dConfig, usize),
+        bias: bool,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let shape = [c_in, c_out / cfg.groups.max(1), k, k];
+        let fan_in = init::fans(&shape).0;
+        ConvTranspose2d {
+            weight: init::kaiming_normal(&shape, rng).with_grad(),
+            bias: bias.then(|| init::bias_uniform(c_out, fan_in, rng).with_grad()),
+            cfg,
+            output_padding: (output_padding, output_padding),
+        }
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&mut self, x: &Tensor) -> Tensor {
+        x.conv_transpose2d(&self.weight, self.bias.as_ref(), self.cfg, self.output_padding)
+    }
+
+    fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
+        f(&format!("{prefix}weight"), &mut self.weight, StateKind::Parameter);
+        if let Some(b) = &mut self.bias {
+            f(&format!("{prefix}bias"), b, StateKind::Parameter);
+        }
+    }
+
+    fn describe(&self) -> String {
+        let s = self.weight.shape();
+        format!(
+            "ConvTranspose2d({}→{}, {}x{}, stride {}, pad {}, output pad {}{})",
+            s[0],
+            s[1] * self.cfg.groups,
+            s[2],
+            s[3],
+            self.cfg.stride.0,
+            self.cfg.padding.0,
+            self.output_padding.0,
+            if self.bias.is_some() { ", bias" } else { "" }
+        )
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

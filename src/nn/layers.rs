@@ -45,6 +45,40 @@ stateless!(ReLU, |_s, x| x.relu(), |_d| String::from("ReLU"));
 pub struct LeakyReLU(pub f64);
 stateless!(LeakyReLU, |s, x| x.leaky_relu(s.0), |d| format!("LeakyReLU({})", d.0));
 
+/// 1/(1 + e^(−x)), e.g. a decoder's last layer mapping to pixel values in (0, 1).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sigmoid;
+stateless!(Sigmoid, |_s, x| x.sigmoid(), |_d| String::from("Sigmoid"));
+
+/// How [`Upsample`] fills in the new pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpsampleMode {
+    /// Each pixel repeated (PyTorch's `mode="nearest"`).
+    Nearest,
+    /// Bilinear interpolation (`mode="bilinear", align_corners=False`).
+    Bilinear,
+}
+
+/// Resizing feature maps by an integer factor (PyTorch's `nn.Upsample(scale_factor=…)`).
+#[derive(Clone, Copy, Debug)]
+pub struct Upsample {
+    /// Output size = input size × this.
+    pub factor: usize,
+    /// Nearest or bilinear.
+    pub mode: UpsampleMode,
+}
+stateless!(
+    Upsample,
+    |s, x| {
+        let size = (x.shape()[2] * s.factor, x.shape()[3] * s.factor);
+        match s.mode {
+            UpsampleMode::Nearest => x.upsample_nearest(size),
+            UpsampleMode::Bilinear => x.upsample_bilinear(size),
+        }
+    },
+    |d| format!("Upsample(×{}, {:?})", d.factor, d.mode)
+);
+
 /// Max pooling over windows.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d(pub Pool2dConfig);

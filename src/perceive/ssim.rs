@@ -41,7 +41,7 @@ impl SsimWindow {
     /// The window for an image of `h`×`w` pixels: the largest odd size that fits, at most `self.size`.
     fn fitted(self, h: usize, w: usize) -> SsimWindow {
         let side = self.size.min(h).min(w);
-        SsimWindow { size: if side % 2 == 0 { side - 1 } else { side }, ..self }
+        SsimWindow { size: if side.is_multiple_of(2) { side - 1 } else { side }, ..self }
     }
 
     /// The 1-D taps g_i ∝ exp(−(i − r)²/(2σ²)), i = 0 … size−1, r = (size−1)/2, summing to 1.

@@ -62,3 +62,7 @@ pub mod patches;
 #[cfg_attr(not(feature = "solutions"), path = "synthesis/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/synthesis.rs")]
 pub mod synthesis;
+
+#[cfg_attr(not(feature = "solutions"), path = "perception/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/perception.rs")]
+pub mod perception;

@@ -55,6 +55,10 @@ pub mod augmented;
 #[cfg_attr(feature = "solutions", path = "solutions/rise.rs")]
 pub mod rise;
 
+#[cfg_attr(not(feature = "solutions"), path = "filters/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/filters.rs")]
+pub mod filters;
+
 #[cfg_attr(not(feature = "solutions"), path = "patches/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/patches.rs")]
 pub mod patches;

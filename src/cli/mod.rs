@@ -300,7 +300,7 @@ enum Perceive {
         #[arg(long, default_value_t = 1e-3)]
         lr: f64,
         /// The loss: mse=W,ssim=W,feature=W (feature: MSE between the encoder's features of x̂ and of x).
-        #[arg(long, default_value = "mse=0.4,ssim=0.6,feature=0", value_parser = parse::<cnnlab::perceive::LossWeights>)]
+        #[arg(long, default_value = "mse=0.4,ssim=0.6,feature=1", value_parser = parse::<cnnlab::perceive::LossWeights>)]
         loss_weights: cnnlab::perceive::LossWeights,
         /// Seed of the decoder's weights and of the image order.
         #[arg(long, default_value_t = 0)]

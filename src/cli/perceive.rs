@@ -7,11 +7,10 @@ use cnnlab::data::{self, Dataset};
 use cnnlab::explain::grid::stack;
 use cnnlab::io::{save_png, write_atomic, Error, Result};
 use cnnlab::models::Model;
-use cnnlab::perceive::show::{picture, views, Views};
+use cnnlab::perceive::show::{misclassified_row, views, views_row};
 use cnnlab::perceive::train::{quality, read_config, train, Decoder, Outcome, PerceiveConfig, Quality};
 use cnnlab::perceive::{LossWeights, Upsampling};
 use cnnlab::train::{load_for_inference, RunDir};
-use cnnlab::viz::labelled_row;
 use cnnlab::Tensor;
 use std::path::{Path, PathBuf};
 
@@ -184,7 +183,7 @@ pub fn show_command(args: &ShowArgs) -> Result<i32> {
     let (mut model, meta, mut dec) = classifier_and_decoder(&args.run, &args.decoder)?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.run, "perceive"));
     std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
-    let scale = (128 / meta.input[1].max(1)).max(2) as u32;
+    let scale = (160 / meta.input[1].max(1)).max(2) as u32;
     if let Some(k) = args.misclassified {
         return misclassified(args, (&mut model, &meta, &mut dec), k, &out, scale);
     }
@@ -221,7 +220,7 @@ pub fn show_command(args: &ShowArgs) -> Result<i32> {
         meta.classes[class]
     );
     let png = out.join(format!("perception-{}-{}.png", batch.names[0], meta.classes[class]));
-    save_png(&png, &row(&v, &meta, scale, &meta.classes[class]))?;
+    save_png(&png, &views_row(&v, meta.input, scale, &meta.classes[class]))?;
     println!("{}", png.display());
     Ok(0)
 }
@@ -239,20 +238,6 @@ fn test_split(args: &ShowArgs, meta: &CheckpointMeta) -> Result<Dataset> {
         )));
     }
     Ok(test)
-}
-
-/// One image's row: x, x̂, the mask on x (the saliency baseline), PV.
-fn row(v: &Views, meta: &CheckpointMeta, scale: u32, class: &str) -> image::RgbImage {
-    let shape = meta.input;
-    let images = [
-        picture(&v.original, shape, scale),
-        picture(&v.reconstruction, shape, scale),
-        picture(&v.saliency, shape, scale),
-        picture(&v.perception, shape, scale),
-    ];
-    let captions =
-        ["image x".to_string(), "reconstruction x^".into(), format!("saliency: {class}"), format!("PV: {class}")];
-    labelled_row(&images.iter().zip(&captions).map(|(i, c)| (i, c.as_str())).collect::<Vec<_>>(), 6)
 }
 
 // ANCHOR: misclassified
@@ -284,31 +269,11 @@ fn misclassified(
     let on_true = views(model, dec, (&batch.pixels, &batch.x), &truth)?;
     let predicted: Vec<usize> = on_true.iter().map(|v| v.predicted).collect();
     let on_predicted = views(model, dec, (&batch.pixels, &batch.x), &predicted)?;
-    let shape = meta.input;
     let rows: Vec<image::RgbImage> = on_predicted
         .iter()
         .zip(&on_true)
         .zip(&batch.names)
-        .map(|((p, t), name)| {
-            let (pc, tc) = (&meta.classes[p.class], &meta.classes[t.class]);
-            let images = [
-                picture(&p.original, shape, scale),
-                picture(&p.reconstruction, shape, scale),
-                picture(&p.perception, shape, scale),
-                picture(&t.perception, shape, scale),
-                picture(&p.saliency, shape, scale),
-                picture(&t.saliency, shape, scale),
-            ];
-            let captions = [
-                format!("{name}: {tc}"),
-                "reconstruction".into(),
-                format!("PV predicted {pc}"),
-                format!("PV true {tc}"),
-                format!("saliency {pc}"),
-                format!("saliency {tc}"),
-            ];
-            labelled_row(&images.iter().zip(&captions).map(|(i, c)| (i, c.as_str())).collect::<Vec<_>>(), 6)
-        })
+        .map(|((p, t), name)| misclassified_row(p, t, name, &meta.classes, meta.input, scale))
         .collect();
     let png = out.join("perception-misclassified.png");
     save_png(&png, &stack(&rows))?;

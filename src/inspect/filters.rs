@@ -42,6 +42,13 @@ fn signed_byte(w: f32, s: f32) -> u8 {
     let t = if s > 0.0 { 0.5 + 0.5 * w / s } else { 0.5 };
     (t * 255.0).round().clamp(0.0, 255.0) as u8
 }
+
+/// A whole filter (any shape, flattened) as bytes on its own symmetric
+/// scale s = max |w|: [`signed_byte`] of every weight.
+pub fn signed_bytes(filter: &[f32]) -> Vec<u8> {
+    let s = filter.iter().fold(0f32, |m, v| m.max(v.abs()));
+    filter.iter().map(|&w| signed_byte(w, s)).collect()
+}
 // ANCHOR_END: signed
 
 /// A picture of a convolution's filters (weight `[O, I, kh, kw]`), titled
@@ -63,14 +70,13 @@ pub fn filter_picture(name: &str, weight: &Tensor, max_filters: usize, max_input
     let mut canvas = Canvas::new(width, 14 + rows as u32 * (tile_h + gap) + gap);
     canvas.text(gap as i32, 3, &title, 1, Rgb([0, 0, 0]));
     for f in 0..o {
-        let filter = &w[f * per_filter..(f + 1) * per_filter];
-        let scale_f = filter.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let bytes = signed_bytes(&w[f * per_filter..(f + 1) * per_filter]);
         let tiles = if i == 3 { 1 } else { shown_inputs };
         for c in 0..tiles {
             let (col, row) = if i == 3 { (f % 8, f / 8) } else { (c, f) };
             let (x0, y0) = (gap + col as u32 * (tile_w + gap), 14 + gap + row as u32 * (tile_h + gap));
             for (ky, kx) in (0..kh).flat_map(|y| (0..kw).map(move |x| (y, x))) {
-                let at = |ch: usize| signed_byte(filter[ch * kh * kw + ky * kw + kx], scale_f);
+                let at = |ch: usize| bytes[ch * kh * kw + ky * kw + kx];
                 let color = if i == 3 { Rgb([at(0), at(1), at(2)]) } else { Rgb([at(c); 3]) };
                 canvas.fill_rect(
                     (x0 + kx as u32 * scale) as i32,

@@ -31,9 +31,11 @@ pub struct LossWeights {
 }
 
 impl Default for LossWeights {
-    /// The authors' defaults: 0.4 MSE + 0.6 SSIM, no feature loss.
+    /// 0.4 MSE + 0.6 SSIM as in the authors' code, plus the feature loss at weight 1
+    /// (off in their code; measured on shapes it lifts class agreement from
+    /// 31% to 83% after one epoch, at 1.5 dB of PSNR — see the book).
     fn default() -> Self {
-        LossWeights { mse: 0.4, ssim: 0.6, feature: 0.0 }
+        LossWeights { mse: 0.4, ssim: 0.6, feature: 1.0 }
     }
 }
 

@@ -91,3 +91,45 @@ pub fn picture(values: &[f32], [c, h, w]: [usize; 3], scale: u32) -> RgbImage {
         Rgb([at(0), at(1), at(2)])
     })
 }
+
+/// One image's row: x, x̂, the mask on x (the saliency baseline), PV; `class` names the explained class.
+pub fn views_row(v: &Views, shape: [usize; 3], scale: u32, class: &str) -> RgbImage {
+    let images = [
+        picture(&v.original, shape, scale),
+        picture(&v.reconstruction, shape, scale),
+        picture(&v.saliency, shape, scale),
+        picture(&v.perception, shape, scale),
+    ];
+    let captions = ["image".to_string(), "reconstruction".into(), format!("saliency {class}"), format!("PV {class}")];
+    crate::viz::labelled_row(&images.iter().zip(&captions).map(|(i, c)| (i, c.as_str())).collect::<Vec<_>>(), 8)
+}
+
+/// A misclassified image's row: x (with its true class), x̂, PV for the
+/// predicted and for the true class, the saliency baseline for both.
+pub fn misclassified_row(
+    predicted: &Views,
+    truth: &Views,
+    name: &str,
+    classes: &[String],
+    shape: [usize; 3],
+    scale: u32,
+) -> RgbImage {
+    let (pc, tc) = (&classes[predicted.class], &classes[truth.class]);
+    let images = [
+        picture(&predicted.original, shape, scale),
+        picture(&predicted.reconstruction, shape, scale),
+        picture(&predicted.perception, shape, scale),
+        picture(&truth.perception, shape, scale),
+        picture(&predicted.saliency, shape, scale),
+        picture(&truth.saliency, shape, scale),
+    ];
+    let captions = [
+        format!("{name}: {tc}"),
+        "reconstruction".into(),
+        format!("PV {pc} (pred.)"),
+        format!("PV {tc} (true)"),
+        format!("saliency {pc}"),
+        format!("saliency {tc}"),
+    ];
+    crate::viz::labelled_row(&images.iter().zip(&captions).map(|(i, c)| (i, c.as_str())).collect::<Vec<_>>(), 8)
+}

@@ -341,11 +341,19 @@ pub fn train(
         let before = std::mem::take(&mut progress);
         let (mut loss_sum, mut seen) = (before.loss_sum, before.seen);
         bar.inc(seen as u64);
+        let mut last_report = Instant::now();
         for (step, idx) in order.chunks(cfg.batch).enumerate().skip(before.step) {
             let l = step_once(cfg, classifier, meta, &mut decoder, &mut opt, train, idx)?;
             (loss_sum, seen) = (loss_sum + l * idx.len() as f64, seen + idx.len());
             bar.inc(idx.len() as u64);
-            bar.set_message(format!("loss {:.4}", loss_sum / seen as f64));
+            let rate = (seen - before.seen) as f64 / started.elapsed().as_secs_f64();
+            bar.set_message(format!("loss {:.4}  {rate:.0} img/s", loss_sum / seen as f64));
+            if bar.is_hidden() && last_report.elapsed().as_secs() >= 60 {
+                // no terminal (a log file, CI): a plain line a minute instead of the bar
+                let at = format!("decoder epoch {}/{}: {seen}/{count} images", epoch + 1, cfg.epochs);
+                eprintln!("{at}  loss {:.4}  {rate:.0} img/s", loss_sum / seen as f64);
+                last_report = Instant::now();
+            }
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
                 let seconds = before.seconds + started.elapsed().as_secs_f64();

@@ -170,3 +170,34 @@ fn native_size_equals_the_library_map_and_is_refused_where_it_cannot_work() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+/// `eval` takes shipped weights (a folder with only a checkpoint) given
+/// `--data`, and writes its report under runs/eval/NAME of the working
+/// folder, never into the weights' folder.
+#[test]
+fn eval_takes_shipped_weights_and_writes_beside_them() {
+    let dir = scratch("eval-shipped");
+    let run = tiny_run(&dir, "smallcnn");
+    let shipped = dir.join("shipped");
+    std::fs::create_dir_all(&shipped).unwrap();
+    std::fs::copy(Path::new(&run).join("best.safetensors"), shipped.join("best.safetensors")).unwrap();
+    let eval = |args: &[&str]| {
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_cnnlab")).args(args).current_dir(&dir).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = eval(&["eval", "--run", "shipped"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("shipped") && stderr.contains("add --data"), "{stderr}");
+    let (code, stdout, stderr) = eval(&["eval", "--run", "shipped", "--data", "shapes", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, from_run, _) = eval(&["eval", "--run", &run, "--json"]);
+    let accuracy = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap()["accuracy"].as_f64().unwrap();
+    assert_eq!(accuracy(&stdout), accuracy(&from_run), "the same checkpoint on the same test split");
+    assert_eq!(std::fs::read_dir(&shipped).unwrap().count(), 1, "nothing written beside the weights");
+    assert!(dir.join("runs/eval/shipped/eval.json").exists());
+}

@@ -101,6 +101,9 @@ pub struct EvalReport {
     pub checkpoint: String,
     /// The test-time augmentation used.
     pub tta: TestTimeAugmentation,
+    /// Where confusion.png and eval.json went.
+    #[serde(skip)]
+    pub out: std::path::PathBuf,
 }
 
 /// Evaluates a run on its test split (or `data`), writes pictures and eval.json, returns the evaluation.
@@ -109,14 +112,18 @@ pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport
         super::explain::load_run_with_test(run_path, options.data.as_deref(), options.last)?;
     let probs = predict(&mut model, &test, &meta.preprocessing, 256, options.tta);
     let evaluation = evaluate(&probs, &test.labels, &meta.classes);
-    save_png(&run_path.join("confusion.png"), &evaluation.confusion_image())?;
+    // a run folder gets its report; shipped weights are not written into (runs/eval/NAME)
+    let out = super::explain_images::default_out(run_path, "eval");
+    let out = if run_path.join("config.json").exists() { run_path.to_path_buf() } else { out };
+    std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
+    save_png(&out.join("confusion.png"), &evaluation.confusion_image())?;
     if let Some(roc) = &evaluation.roc {
-        save_png(&run_path.join("roc.png"), &roc_image(roc))?;
+        save_png(&out.join("roc.png"), &roc_image(roc))?;
     }
     let file_name = checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let report = EvalReport { evaluation, checkpoint: file_name, tta: options.tta };
+    let report = EvalReport { evaluation, checkpoint: file_name, tta: options.tta, out: out.clone() };
     let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
-    write_atomic(&run_path.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
+    write_atomic(&out.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(report)
 }
 
@@ -147,7 +154,7 @@ pub fn eval(run: &Path, options: &EvalOptions, json: bool) -> Result<i32> {
     } else {
         println!("{} of {}, test-time augmentation: {}", report.checkpoint, run.display(), report.tta);
         print_evaluation(&report.evaluation);
-        println!("wrote {} and eval.json", run.join("confusion.png").display());
+        println!("wrote {} and eval.json", report.out.join("confusion.png").display());
     }
     Ok(0)
 }

@@ -45,14 +45,26 @@ pub fn load_run_with_split(
     last: bool,
     split: &str,
 ) -> Result<(Model, CheckpointMeta, Dataset, PathBuf)> {
-    let run = RunDir::new(run_path);
-    let cfg = run.config()?;
-    let checkpoint = train::checkpoint_path(&run, &cfg, last)?;
-    let (model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
-    let spec = data.unwrap_or(&cfg.data).parse()?;
+    let (model, meta, checkpoint, spec, seed) = if run_path.join("config.json").exists() {
+        let run = RunDir::new(run_path);
+        let cfg = run.config()?;
+        let checkpoint = train::checkpoint_path(&run, &cfg, last)?;
+        let (model, meta) = cnnlab::checkpoint::load(&checkpoint)?;
+        (model, meta, checkpoint, data.unwrap_or(&cfg.data).parse()?, cfg.seed)
+    } else {
+        // shipped weights or a checkpoint file: the data must be named
+        let (model, meta, checkpoint) = train::load_for_inference(run_path, last)?;
+        let data = data.ok_or_else(|| {
+            Error::file(
+                run_path,
+                "is not a training run folder, so it does not say which data it was trained on: add --data",
+            )
+        })?;
+        (model, meta, checkpoint, data.parse()?, 0)
+    };
     let images = match split {
-        "test" => cnnlab::data::load_test(&spec, cfg.seed)?,
-        "train" => cnnlab::data::load(&spec, cfg.seed)?.train,
+        "test" => cnnlab::data::load_test(&spec, seed)?,
+        "train" => cnnlab::data::load(&spec, seed)?.train,
         other => return Err(Error::msg(format!("--split {other}: choose test or train"))),
     };
     if images.shape != meta.input || images.classes.len() != meta.classes.len() {

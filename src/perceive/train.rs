@@ -57,6 +57,25 @@ pub struct DecoderMetrics {
     pub images_per_sec: f64,
 }
 
+impl DecoderMetrics {
+    /// A one-line summary for the terminal.
+    pub fn line(&self, epochs: usize) -> String {
+        let q = &self.test;
+        format!(
+            "epoch {:>3}/{epochs}  loss {:.4}  test: PSNR {:.2} dB  SSIM {:.3}  agreement {:.1}%  accuracy on x̂ {:.1}% (on x {:.1}%)  {:.0}s ({:.0} img/s)",
+            self.epoch,
+            self.train_loss,
+            q.psnr,
+            q.ssim,
+            100.0 * q.agreement,
+            100.0 * q.accuracy_reconstructed,
+            100.0 * q.accuracy_original,
+            self.seconds,
+            self.images_per_sec
+        )
+    }
+}
+
 /// How good the reconstructions of a set of images are.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quality {
@@ -371,18 +390,7 @@ pub fn train(
             test: test_quality,
             seconds,
         };
-        println!(
-            "epoch {:>3}/{}  loss {:.4}  test: PSNR {:.2} dB  SSIM {:.3}  agreement {:.1}%  accuracy on x̂ {:.1}% (on x {:.1}%)  {:.0}s",
-            m.epoch,
-            cfg.epochs,
-            m.train_loss,
-            m.test.psnr,
-            m.test.ssim,
-            100.0 * m.test.agreement,
-            100.0 * m.test.accuracy_reconstructed,
-            100.0 * m.test.accuracy_original,
-            m.seconds
-        );
+        println!("{}", m.line(cfg.epochs));
         history.push(m);
         files.save(&mut decoder, &opt, Progress { epoch: epoch + 1, ..Progress::default() })?;
         files.record(&history)?;

@@ -83,6 +83,26 @@ pub fn predict(
 }
 // ANCHOR_END: predict
 
+/// Class probabilities for a few images given as CHW bytes of shape
+/// `shape` (e.g. synthesised ones), normalised by `pre`, in one batch.
+pub fn predict_images(
+    model: &mut dyn Module,
+    images: &[Vec<u8>],
+    pre: &Preprocessing,
+    shape: [usize; 3],
+) -> Vec<Vec<f32>> {
+    let per_image = shape.iter().product::<usize>();
+    let mut values = vec![0f32; images.len() * per_image];
+    for (bytes, out) in images.iter().zip(values.chunks_mut(per_image)) {
+        pre.apply(bytes, out);
+    }
+    let [c, h, w] = shape;
+    let x = Tensor::from_vec(values, &[images.len(), c, h, w]);
+    model.set_training(false);
+    let probs = no_grad(|| model.forward(&x).softmax(1));
+    probs.data().chunks(probs.shape()[1]).map(|row| row.to_vec()).collect()
+}
+
 /// A progress bar over `images` on a terminal (hidden otherwise), headed
 /// by `verb` ("predicting"); the caller clears it when done.
 pub fn progress_bar(verb: &str, images: usize) -> indicatif::ProgressBar {

@@ -245,3 +245,36 @@ fn inspect_and_synthesize_write_their_files_and_name_bad_input() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `synthesize --judge`: the transfer rate over --seeds runs, by judge,
+/// printed and in transfer.json; refused for channel objectives and for a
+/// judge with other classes.
+#[test]
+fn synthesize_measures_the_transfer_rate_to_judges() {
+    let dir = scratch("transfer");
+    let (run, judge) = (tiny_run(&dir, "smallcnn"), tiny_run(&dir, "resnet20"));
+    let out = dir.join("synth");
+    let out_s = out.to_str().unwrap();
+    let args = ["synthesize", "--run", &run, "--class", "all", "--steps", "4", "--judge", &judge, "--judge", &run];
+    let (code, stdout, stderr) = cli(&[&args[..], &["--seeds", "2", "--out", out_s]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("transfer to {judge}: ")) && stdout.contains("/20 = "), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("transfer.json")).unwrap()).unwrap();
+    assert_eq!(report.as_array().unwrap().len(), 2);
+    assert_eq!(report[0]["images"], 20);
+    let rate = report[0]["rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate) && report[0]["hits"].as_f64().unwrap() == rate * 20.0);
+    let channel = ["synthesize", "--run", &run, "--layer", "16", "--channel", "2", "--steps", "2", "--judge", &judge];
+    let (code, _, stderr) = cli(&[&channel[..], &["--out", out_s]].concat());
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--judge: transfer rates are for classes"), "{stderr}");
+    let binary = dir.join("binary");
+    let binary_s = binary.to_str().unwrap();
+    let train =
+        ["train", "--data", "shapes-binary", "--epochs", "1", "--limit", "100", "--val", "50", "--out", binary_s];
+    assert_eq!(cli(&train).0, 0);
+    let (code, _, stderr) = cli(&["synthesize", "--run", &run, "--class", "0", "--steps", "2", "--judge", binary_s]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("a judge must have the synthesising model's classes"), "{stderr}");
+}

@@ -167,6 +167,8 @@ pub struct SynthArgs {
     pub channel: Option<usize>,
     pub opts: SynthesisOptions,
     pub out: Option<PathBuf>,
+    pub judges: Vec<PathBuf>,
+    pub seeds: usize,
 }
 
 /// `cnnlab synthesize`.
@@ -223,5 +225,68 @@ pub fn synthesize_command(args: &SynthArgs) -> Result<i32> {
     let row: Vec<_> = tiles.iter().map(|(i, c)| (i, c.as_str())).collect();
     save_png(&out.join("montage.png"), &labelled_row(&row, 6))?;
     println!("{} images, {} steps in {seconds:.1} s → {}", objectives.len(), args.opts.steps, out.display());
+    if !args.judges.is_empty() {
+        transfer(args, (&mut model, &meta), &objectives, result.pixels, &out)?;
+    }
     Ok(0)
+}
+
+// ANCHOR: transfer
+/// `--judge`: the transfer rate — the share of the synthesised class images
+/// that each independently trained judge classifies as their class — over
+/// `--seeds` runs of the synthesis (seeds `seed`, `seed + 1`, …; the first
+/// run's images are the ones written above). Printed and saved as `transfer.json`.
+fn transfer(
+    args: &SynthArgs,
+    (model, meta): (&mut Model, &CheckpointMeta),
+    objectives: &[Objective],
+    first: Vec<Vec<u8>>,
+    out: &Path,
+) -> Result<()> {
+    let classes: Vec<usize> = objectives
+        .iter()
+        .map(|o| match o {
+            Objective::Class(c) => Ok(*c),
+            Objective::Channel { .. } => {
+                Err(Error::msg("--judge: transfer rates are for classes (--class), not channels"))
+            }
+        })
+        .collect::<Result<_>>()?;
+    let mut judges = Vec::new();
+    for path in &args.judges {
+        let (judge, judge_meta, _) = train::load_for_inference(path, false)?;
+        if judge_meta.classes != meta.classes || judge_meta.input != meta.input {
+            return Err(Error::file(
+                path,
+                "--judge: a judge must have the synthesising model's classes and input size",
+            ));
+        }
+        judges.push((path.display().to_string(), judge, judge_meta, 0usize));
+    }
+    let mut images = first;
+    for s in 0..args.seeds {
+        if s > 0 {
+            let opts = SynthesisOptions { seed: args.opts.seed + s as u64, ..args.opts.clone() };
+            images = synthesize(model, objectives, meta.input, &meta.preprocessing, &opts)?.pixels;
+        }
+        for (_, judge, judge_meta, hits) in judges.iter_mut() {
+            let probs = cnnlab::eval::predict_images(judge, &images, &judge_meta.preprocessing, meta.input);
+            *hits += probs.iter().zip(&classes).filter(|(p, &c)| argmax(p) == c).count();
+        }
+    }
+    let total = classes.len() * args.seeds;
+    let mut report = Vec::new();
+    for (name, _, _, hits) in &judges {
+        println!("transfer to {name}: {hits}/{total} = {:.1}%", 100.0 * *hits as f64 / total as f64);
+        report.push(
+            serde_json::json!({ "judge": name, "hits": hits, "images": total, "rate": *hits as f64 / total as f64 }),
+        );
+    }
+    let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
+    write_atomic(&out.join("transfer.json"), |w| w.write_all(json.as_bytes()))
+}
+// ANCHOR_END: transfer
+
+fn argmax(p: &[f32]) -> usize {
+    (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)
 }

@@ -249,6 +249,12 @@ enum Command {
         /// Output folder (default: RUN/synthesize, or runs/synthesize/NAME for shipped weights).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// An independently trained network (run folder, shipped weights or file) that classifies the class images: prints the transfer rate (repeatable).
+        #[arg(long = "judge")]
+        judges: Vec<PathBuf>,
+        /// With --judge: synthesise this many times (seeds --seed, --seed + 1, …) and pool the transfer rate.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000), requires = "judges")]
+        seeds: u64,
     },
     /// Perception visualization: a decoder that reconstructs images from a frozen classifier's features, masked by Grad-CAM.
     #[command(subcommand)]
@@ -525,6 +531,8 @@ pub fn run() -> Result<i32> {
             frequency,
             seed,
             out,
+            judges,
+            seeds,
         } => {
             let p = preset.0;
             let opts = cnnlab::inspect::synthesis::SynthesisOptions {
@@ -542,7 +550,16 @@ pub fn run() -> Result<i32> {
             if opts.blur_every > 0 && opts.blur_sigma <= 0.0 {
                 return Err(cnnlab::io::Error::msg("--blur-every needs --blur-sigma > 0"));
             }
-            inspect::synthesize_command(&inspect::SynthArgs { run, class, layer, channel, opts, out })
+            inspect::synthesize_command(&inspect::SynthArgs {
+                run,
+                class,
+                layer,
+                channel,
+                opts,
+                out,
+                judges,
+                seeds: seeds as usize,
+            })
         }
         Command::Perceive(what) => match what {
             Perceive::Train {

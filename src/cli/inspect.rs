@@ -266,7 +266,7 @@ fn transfer(
     let mut images = first;
     for s in 0..args.seeds {
         if s > 0 {
-            let opts = SynthesisOptions { seed: args.opts.seed + s as u64, ..args.opts.clone() };
+            let opts = SynthesisOptions { seed: args.opts.seed + s as u64, ..args.opts };
             images = synthesize(model, objectives, meta.input, &meta.preprocessing, &opts)?.pixels;
         }
         for (_, judge, judge_meta, hits) in judges.iter_mut() {

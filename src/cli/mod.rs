@@ -353,7 +353,7 @@ enum Perceive {
         /// The test image with this index (default 0).
         #[arg(long, conflicts_with = "misclassified")]
         index: Option<usize>,
-        /// The first K misclassified test images, PV for the predicted and for the true class.
+        /// K misclassified test images (the first of each class in turn), PV for the predicted and for the true class.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
         misclassified: Option<u64>,
         /// The class to show, by index or name [default: the prediction].

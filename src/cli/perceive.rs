@@ -241,7 +241,23 @@ fn test_split(args: &ShowArgs, meta: &CheckpointMeta) -> Result<Dataset> {
 }
 
 // ANCHOR: misclassified
-/// `--misclassified K`: the first K misclassified test images, each with
+/// Up to `k` of `indices`, taking the first of each class in turn (class 0,
+/// 1, …, then each class's second, …), so that test splits sorted by class
+/// still show several classes.
+fn round_robin(indices: Vec<usize>, labels: &[usize], k: usize) -> Vec<usize> {
+    let classes = labels.iter().max().map_or(0, |&m| m + 1);
+    let mut by_class: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); classes];
+    for i in indices {
+        by_class[labels[i]].push_back(i);
+    }
+    let mut out = Vec::new();
+    while out.len() < k && by_class.iter().any(|q| !q.is_empty()) {
+        out.extend(by_class.iter_mut().filter_map(|q| q.pop_front()).take(k - out.len()));
+    }
+    out
+}
+
+/// `--misclassified K`: K misclassified test images (the first of each class in turn), each with
 /// its reconstruction and PV for the predicted and for the true class.
 fn misclassified(
     args: &ShowArgs,
@@ -252,13 +268,11 @@ fn misclassified(
 ) -> Result<i32> {
     let test = test_split(args, meta)?;
     let probs = cnnlab::eval::predict(model, &test, &meta.preprocessing, 256, Default::default());
-    let wrong: Vec<usize> = (0..test.len())
-        .filter(|&i| {
-            let p = &probs[i];
-            (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])) != Some(test.labels[i])
-        })
-        .take(k)
-        .collect();
+    let is_wrong = |i: &usize| {
+        let p = &probs[*i];
+        (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])) != Some(test.labels[*i])
+    };
+    let wrong = round_robin((0..test.len()).filter(is_wrong).collect(), &test.labels, k);
     if wrong.is_empty() {
         return Err(Error::msg("the classifier gets every test image right: nothing to show"));
     }

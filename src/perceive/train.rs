@@ -437,8 +437,8 @@ fn start(cfg: &PerceiveConfig, dir: &Path) -> Result<()> {
 /// Training loss, test PSNR, and test SSIM and agreement per epoch, side by side.
 fn curves(history: &[DecoderMetrics]) -> image::RgbImage {
     let series = |f: fn(&DecoderMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect::<Vec<_>>();
-    let loss =
-        LinePlot::new("Training loss", "epoch", "0.4·MSE + 0.6·(1 − SSIM)").with("train", series(|m| m.train_loss));
+    let loss = LinePlot::new("Training loss", "epoch", "weighted MSE + SSIM + feature loss")
+        .with("train", series(|m| m.train_loss));
     let psnr = LinePlot::new("Test PSNR", "epoch", "dB").with("test", series(|m| m.test.psnr));
     let mut share = LinePlot::new("Test SSIM and agreement", "epoch", "%")
         .with("SSIM × 100", series(|m| 100.0 * m.test.ssim))

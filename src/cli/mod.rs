@@ -296,7 +296,7 @@ enum Perceive {
         /// transposed (a learned 3×3 transposed convolution, stride 2), nearest or bilinear (then a 3×3 convolution).
         #[arg(long = "upsample", default_value = "transposed", value_parser = parse::<cnnlab::perceive::Upsampling>)]
         upsampling: cnnlab::perceive::Upsampling,
-        /// Passes over the training images [default: 10; with --resume, the run's own, and a larger one extends it].
+        /// Passes over the training images [default: 5; with --resume, the run's own, and a larger one extends it].
         #[arg(long)]
         epochs: Option<usize>,
         /// Images per step.

@@ -72,7 +72,7 @@ pub fn train_command(args: TrainArgs, stop: &std::sync::atomic::AtomicBool) -> R
             data: data_of(run, args.data.as_deref())?,
             layer: args.layer.clone().unwrap_or_else(|| model.arch.feature_layer().to_string()),
             upsampling: args.upsampling,
-            epochs: args.epochs.unwrap_or(10),
+            epochs: args.epochs.unwrap_or(5),
             batch: args.batch,
             lr: args.lr,
             loss_weights: args.loss_weights,

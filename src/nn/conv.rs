@@ -73,6 +73,19 @@ pub fn conv_bn_add_relu(conv: &mut Conv2d, bn: &mut BatchNorm, x: &Tensor, short
 }
 // ANCHOR_END: conv_bn_add_relu
 
+/// `weight` and, if any, `bias` under PyTorch's names (shared by both convolution layers).
+fn visit_weight_and_bias(
+    prefix: &str,
+    weight: &mut Tensor,
+    bias: &mut Option<Tensor>,
+    f: &mut dyn FnMut(&str, &mut Tensor, StateKind),
+) {
+    f(&format!("{prefix}weight"), weight, StateKind::Parameter);
+    if let Some(b) = bias {
+        f(&format!("{prefix}bias"), b, StateKind::Parameter);
+    }
+}
+
 impl Module for Conv2d {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         x.conv2d(&self.weight, self.bias.as_ref(), self.cfg)
@@ -86,10 +99,7 @@ impl Module for Conv2d {
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
-        f(&format!("{prefix}weight"), &mut self.weight, StateKind::Parameter);
-        if let Some(b) = &mut self.bias {
-            f(&format!("{prefix}bias"), b, StateKind::Parameter);
-        }
+        visit_weight_and_bias(prefix, &mut self.weight, &mut self.bias, f);
     }
 
     fn describe(&self) -> String {
@@ -158,10 +168,7 @@ impl Module for ConvTranspose2d {
     }
 
     fn visit_state(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, StateKind)) {
-        f(&format!("{prefix}weight"), &mut self.weight, StateKind::Parameter);
-        if let Some(b) = &mut self.bias {
-            f(&format!("{prefix}bias"), b, StateKind::Parameter);
-        }
+        visit_weight_and_bias(prefix, &mut self.weight, &mut self.bias, f);
     }
 
     fn describe(&self) -> String {

@@ -83,9 +83,8 @@ fn main() -> Result<()> {
 
     // misclassified test images: PV for the predicted and for the true class
     let probs = cnnlab::eval::predict(&mut model, &data.test, &data.preprocessing, 256, Default::default());
-    let argmax = |p: &[f32]| (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
     let wrong: Vec<usize> =
-        (0..data.test.len()).filter(|&i| argmax(&probs[i]) != data.test.labels[i]).take(4).collect();
+        (0..data.test.len()).filter(|&i| cnnlab::eval::argmax(&probs[i]) != data.test.labels[i]).take(4).collect();
     let (x, truth) = make_batch(&data.test, &wrong, &data.preprocessing, None);
     let px = pixels(&data.test, &wrong);
     let on_true = views(&mut model, &mut decoder, (&px, &x), &truth)?;

@@ -182,13 +182,18 @@ pub struct Evaluation {
     pub roc: Option<Roc>,
 }
 
+/// The index of the largest value (the last of equal ones; 0 for an empty slice).
+pub fn argmax(p: &[f32]) -> usize {
+    (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)
+}
+
 /// Scores predictions against labels.
 pub fn evaluate(probs: &[Vec<f32>], labels: &[usize], classes: &[String]) -> Evaluation {
     let k = classes.len();
     let mut confusion = vec![vec![0usize; k]; k];
     let mut loss = 0.0;
     for (p, &y) in probs.iter().zip(labels) {
-        let predicted = (0..k).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
+        let predicted = argmax(&p[..k]);
         confusion[y][predicted] += 1;
         loss -= (p[y].max(1e-12) as f64).ln();
     }

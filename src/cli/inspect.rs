@@ -271,7 +271,7 @@ fn transfer(
         }
         for (_, judge, judge_meta, hits) in judges.iter_mut() {
             let probs = cnnlab::eval::predict_images(judge, &images, &judge_meta.preprocessing, meta.input);
-            *hits += probs.iter().zip(&classes).filter(|(p, &c)| argmax(p) == c).count();
+            *hits += probs.iter().zip(&classes).filter(|(p, &c)| cnnlab::eval::argmax(p) == c).count();
         }
     }
     let total = classes.len() * args.seeds;
@@ -286,7 +286,3 @@ fn transfer(
     write_atomic(&out.join("transfer.json"), |w| w.write_all(json.as_bytes()))
 }
 // ANCHOR_END: transfer
-
-fn argmax(p: &[f32]) -> usize {
-    (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)
-}

@@ -268,10 +268,7 @@ fn misclassified(
 ) -> Result<i32> {
     let test = test_split(args, meta)?;
     let probs = cnnlab::eval::predict(model, &test, &meta.preprocessing, 256, Default::default());
-    let is_wrong = |i: &usize| {
-        let p = &probs[*i];
-        (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])) != Some(test.labels[*i])
-    };
+    let is_wrong = |i: &usize| cnnlab::eval::argmax(&probs[*i]) != test.labels[*i];
     let wrong = round_robin((0..test.len()).filter(is_wrong).collect(), &test.labels, k);
     if wrong.is_empty() {
         return Err(Error::msg("the classifier gets every test image right: nothing to show"));

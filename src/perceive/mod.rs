@@ -98,8 +98,28 @@ pub fn normalize(pre: &Preprocessing, x: &Tensor) -> Tensor {
 /// # Errors
 /// When no layer has that name.
 pub fn encode(classifier: &mut dyn Module, x: &Tensor, layer: &str) -> Result<Tensor> {
-    let mut found = crate::inspect::feature_maps(classifier, x, &[layer.to_string()])?;
-    Ok(found.remove(0).1)
+    Ok(encode_with_logits(classifier, x, layer)?.0)
+}
+
+/// The feature maps at `layer` and the logits, from one forward pass in
+/// evaluation mode without a graph.
+///
+/// # Errors
+/// When no layer has that name (the message lists the layers).
+pub fn encode_with_logits(classifier: &mut dyn Module, x: &Tensor, layer: &str) -> Result<(Tensor, Tensor)> {
+    classifier.set_training(false);
+    let (mut found, mut seen) = (None, Vec::new());
+    let logits = crate::no_grad(|| {
+        classifier.forward_inspect(x, "", &mut |name, out| {
+            seen.push(format!("{name} {:?}", &out.shape()[1..]));
+            if name == layer && out.rank() == 4 {
+                found = Some(out.clone());
+            }
+            out
+        })
+    });
+    let features = found.ok_or_else(|| crate::explain::capture::layer_error(layer, &seen))?;
+    Ok((features, logits))
 }
 
 /// The encoder's features at `layer` of (normalised) `x` with the graph kept

@@ -56,7 +56,7 @@ pub fn views(
         .zip(classes)
         .map(|((((original, reconstruction), map), p), &class)| {
             let mask = unit_mask(&map, h, w);
-            let predicted = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
+            let predicted = crate::eval::argmax(p);
             Views {
                 saliency: compose(original, &mask),
                 perception: compose(reconstruction, &mask),

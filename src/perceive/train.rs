@@ -1,7 +1,7 @@
 //! Training the perception decoder against a frozen classifier: the loop, test metrics (PSNR, SSIM, class agreement), checkpoints, curves, Ctrl-C and resume.
 
 use super::ssim::{psnr_per_image, ssim_per_image, SsimWindow};
-use super::{encode, fingerprint, loss, normalize, pixels, DecoderSpec, LossWeights, Upsampling};
+use super::{encode, encode_with_logits, fingerprint, loss, normalize, pixels, DecoderSpec, LossWeights, Upsampling};
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::data::Dataset;
 use crate::io::{save_png, write_atomic, Error, Result};
@@ -235,15 +235,13 @@ pub fn quality(
     let all: Vec<usize> = (0..data.len()).collect();
     for idx in all.chunks(250) {
         let (x, labels) = make_batch(data, idx, &meta.preprocessing, None);
-        let features = encode(classifier, &x, &decoder.layer)?;
+        let (features, logits) = encode_with_logits(classifier, &x, &decoder.layer)?;
         let recon = decoder.reconstruct(&features);
         let target = pixels(data, idx);
         psnr += psnr_per_image(&recon, &target).iter().map(|&v| v as f64).sum::<f64>();
         ssim += ssim_per_image(&recon, &target, SsimWindow::default()).iter().map(|&v| v as f64).sum::<f64>();
-        let (on_x, on_recon) = no_grad(|| {
-            classifier.set_training(false);
-            (classifier.forward(&x).argmax(1), classifier.forward(&normalize(&meta.preprocessing, &recon)).argmax(1))
-        });
+        let on_x = logits.argmax(1);
+        let on_recon = no_grad(|| classifier.forward(&normalize(&meta.preprocessing, &recon)).argmax(1));
         for ((a, b), y) in on_x.iter().zip(&on_recon).zip(&labels) {
             agree += usize::from(a == b);
             right_x += usize::from(a == y);

@@ -301,6 +301,35 @@ fn argmax_sum_max_values() {
     assert_eq!(x.transpose(0, 1).data(), &[1.0, 7.0, 5.0, 0.0, 2.0, 3.0]);
 }
 
+/// Small maps put several images side by side in one gemm (3×3 outputs: 29
+/// images per gemm, so 37 images make a full and a partial gemm): the batch's
+/// forward pass equals the definition and, bit for bit, each image's own
+/// forward pass; the backward pass meets the adjoint identities
+/// ⟨conv(x), g⟩ = ⟨x, ∂x⟩ = ⟨w, ∂w⟩.
+#[test]
+fn conv2d_side_by_side_images_match_image_by_image() {
+    let cfg = Conv2dConfig::default().stride(2).padding(1).groups(2);
+    let x = tensor(&[37, 4, 6, 6], 11, 1.0);
+    let w = tensor(&[6, 2, 3, 3], 12, 1.0);
+    let y = x.conv2d(&w, None, cfg);
+    assert_eq!(y.shape(), &[37, 6, 3, 3]);
+    assert!(close(y.data(), &conv_by_definition(&x, &w, cfg), 1e-12));
+    let (x32, w32) = (x.cast::<f32>(), w.cast::<f32>());
+    let batch = x32.conv2d(&w32, None, cfg);
+    for n in 0..37 {
+        let image = Tensor::from_vec(x32.data()[n * 144..(n + 1) * 144].to_vec(), &[1, 4, 6, 6]);
+        assert_eq!(image.conv2d(&w32, None, cfg).data(), &batch.data()[n * 54..(n + 1) * 54], "image {n}");
+    }
+    let (xg, wg) = (x.clone().with_grad(), w.clone().with_grad());
+    let seed = tensor(&[37, 6, 3, 3], 13, 1.0);
+    let y = xg.conv2d(&wg, None, cfg);
+    let grads = y.backward_with(&seed);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+    let lhs = dot(y.data(), seed.data());
+    assert!((lhs - dot(x.data(), grads.wrt(&xg).data())).abs() < 1e-9 * lhs.abs().max(1.0));
+    assert!((lhs - dot(w.data(), grads.wrt(&wg).data())).abs() < 1e-9 * lhs.abs().max(1.0));
+}
+
 #[test]
 fn conv_backward_is_bit_identical_on_one_and_two_threads() {
     let run = |threads: usize| {

@@ -37,10 +37,13 @@ fn valid_columns(out_width: usize, width: usize, stride: usize, offset: isize) -
 }
 
 /// Unfolds the receptive fields of one group of one image into `cols`
-/// (rows: channel, kernel row, kernel column; columns: output pixels).
-fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E]) {
-    for (row, col_row) in cols.chunks_exact_mut(g.out_pixels()).enumerate() {
-        im2col_row(image, g, row, col_row);
+/// (rows: channel, kernel row, kernel column; columns: output pixels). The
+/// rows of `cols` are `width` apart: several images' matrices can stand side
+/// by side, this one starting at `cols[0]`.
+fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E], width: usize) {
+    let p = g.out_pixels();
+    for row in 0..g.col_rows() {
+        im2col_row(image, g, row, &mut cols[row * width..row * width + p]);
     }
 }
 
@@ -76,9 +79,11 @@ pub(crate) fn im2col_row<E: Element>(image: &[E], g: &Geometry, row: usize, col_
 
 /// The adjoint of [`im2col`]: adds every column entry back to the pixel it
 /// was read from (pixels under several receptive fields receive several).
-fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E]) {
+/// Rows of `cols` are `width` apart, as in `im2col`.
+fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E], width: usize) {
     let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
-    for (row, col_row) in cols.chunks_exact(g.out_pixels()).enumerate() {
+    for row in 0..g.col_rows() {
+        let col_row = &cols[row * width..row * width + g.out_pixels()];
         let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
         let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
         let offset = (kj * d.1) as isize - p.1 as isize;
@@ -98,27 +103,63 @@ fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E]) {
 }
 // ANCHOR_END: im2col
 
+/// Output columns one gemm should see at least: a convolution whose maps are
+/// small (3×3, 7×7) multiplies the weights with several images' `cols` side
+/// by side, so that gemm works on wide matrices and reads W once for all.
+const GEMM_COLUMNS: usize = 256;
+
+/// Images whose `cols` stand side by side in one gemm: one when an image
+/// alone has [`GEMM_COLUMNS`] output pixels, more when its maps are small.
+fn images_per_gemm(g: &Geometry) -> usize {
+    GEMM_COLUMNS.div_ceil(g.out_pixels().max(1))
+}
+
+/// Images per partial weight gradient: at least [`WEIGHT_GRAD_CHUNK`], a
+/// whole number of gemms. Fixed by the geometry alone, so the sum of the
+/// partials does not depend on the thread count.
+fn images_per_chunk(g: &Geometry) -> usize {
+    WEIGHT_GRAD_CHUNK.div_ceil(images_per_gemm(g)) * images_per_gemm(g)
+}
+
 // ANCHOR: forward
-/// Forward pass for one image: for each group, Y_g = W_g · im2col(x_g).
-fn forward_image<E: Element>(x: &[E], weight: &[E], g: &Geometry, cols: &mut [E], y: &mut [E]) {
+/// Forward pass for `count` images (`x` holds them one after another): for
+/// each group, cols = [im2col(x₁) | … | im2col(x_count)] side by side and
+/// Y = W_g · cols, whose columns i·P … (i+1)·P are image i's output.
+fn forward_images<E: Element>(x: &[E], count: usize, weight: &[E], g: &Geometry, cols: &mut [E], y: &mut [E]) {
     let groups = g.cfg.groups;
     let (c_in_g, c_out_g) = (g.c_in / groups, g.c_out / groups);
-    let (k, p) = (g.col_rows(), g.out_pixels());
+    let (k, p, width) = (g.col_rows(), g.out_pixels(), count * g.out_pixels());
+    let mut y_wide = vec![E::ZERO; if count > 1 { c_out_g * width } else { 0 }];
     for grp in 0..groups {
-        let x_g = &x[grp * c_in_g * g.h * g.w..(grp + 1) * c_in_g * g.h * g.w];
-        im2col(x_g, g, cols);
+        for i in 0..count {
+            let x_g = &x[i * g.in_image() + grp * c_in_g * g.h * g.w..][..c_in_g * g.h * g.w];
+            im2col(x_g, g, &mut cols[i * p..], width);
+        }
         let w_g = &weight[grp * c_out_g * k..(grp + 1) * c_out_g * k];
-        let y_g = &mut y[grp * c_out_g * p..(grp + 1) * c_out_g * p];
-        gemm(E::ONE, MatRef::rows(w_g, k), MatRef::rows(cols, p), E::ZERO, y_g, (c_out_g, k, p));
+        if count == 1 {
+            // one image: its output planes are the product's rows
+            let y_g = &mut y[grp * c_out_g * p..(grp + 1) * c_out_g * p];
+            gemm(E::ONE, MatRef::rows(w_g, k), MatRef::rows(cols, p), E::ZERO, y_g, (c_out_g, k, p));
+            continue;
+        }
+        gemm(E::ONE, MatRef::rows(w_g, k), MatRef::rows(cols, width), E::ZERO, &mut y_wide, (c_out_g, k, width));
+        for (o, row) in y_wide.chunks_exact(width).enumerate() {
+            for (i, image_row) in row.chunks_exact(p).enumerate() {
+                y[i * g.out_image() + (grp * c_out_g + o) * p..][..p].copy_from_slice(image_row);
+            }
+        }
     }
 }
 // ANCHOR_END: forward
 
 // ANCHOR: backward
-/// Backward pass for one image: accumulates ∂L/∂W into `dweight` and, when
-/// asked, writes ∂L/∂x for this image into `dx`.
-fn backward_image<E: Element>(
+/// Backward pass for `count` images: with cols and ∂L/∂Y of the images side
+/// by side as in the forward pass, accumulates ∂L/∂W += ∂L/∂Y · colsᵀ into
+/// `dweight` and, when asked, writes ∂L/∂x = col2im(Wᵀ · ∂L/∂Y) into `dx`.
+#[allow(clippy::too_many_arguments)]
+fn backward_images<E: Element>(
     x: &[E],
+    count: usize,
     weight: &[E],
     dy: &[E],
     g: &Geometry,
@@ -129,21 +170,31 @@ fn backward_image<E: Element>(
     let groups = g.cfg.groups;
     let (c_in_g, c_out_g) = (g.c_in / groups, g.c_out / groups);
     let (k, p, plane) = (g.col_rows(), g.out_pixels(), g.h * g.w);
+    let width = count * p;
     let (mut dweight, mut dx) = (dweight, dx);
+    let mut dy_wide = vec![E::ZERO; c_out_g * width];
     for grp in 0..groups {
-        let dy_g = &dy[grp * c_out_g * p..(grp + 1) * c_out_g * p];
+        for (o, row) in dy_wide.chunks_exact_mut(width).enumerate() {
+            for (i, image_row) in row.chunks_exact_mut(p).enumerate() {
+                image_row.copy_from_slice(&dy[i * g.out_image() + (grp * c_out_g + o) * p..][..p]);
+            }
+        }
         let w_range = grp * c_out_g * k..(grp + 1) * c_out_g * k;
         if let Some(dw) = dweight.as_deref_mut() {
-            // ∂L/∂W_g += ∂L/∂Y_g (c_out_g × p) · colsᵀ (p × k)
-            im2col(&x[grp * c_in_g * plane..(grp + 1) * c_in_g * plane], g, cols);
+            // ∂L/∂W_g += ∂L/∂Y_g (c_out_g × width) · colsᵀ (width × k)
+            for i in 0..count {
+                im2col(&x[i * g.in_image() + grp * c_in_g * plane..][..c_in_g * plane], g, &mut cols[i * p..], width);
+            }
             let dw_g = &mut dw[w_range.clone()];
-            gemm(E::ONE, MatRef::rows(dy_g, p), MatRef::rows_t(cols, p), E::ONE, dw_g, (c_out_g, p, k));
+            gemm(E::ONE, MatRef::rows(&dy_wide, width), MatRef::rows_t(cols, width), E::ONE, dw_g, (c_out_g, width, k));
         }
         if let Some(dx) = dx.as_deref_mut() {
-            // ∂cols = W_gᵀ (k × c_out_g) · ∂L/∂Y_g (c_out_g × p), then col2im
+            // ∂cols = W_gᵀ (k × c_out_g) · ∂L/∂Y_g (c_out_g × width), then col2im image by image
             let w_g = MatRef::rows_t(&weight[w_range], k);
-            gemm(E::ONE, w_g, MatRef::rows(dy_g, p), E::ZERO, cols, (k, c_out_g, p));
-            col2im(cols, g, &mut dx[grp * c_in_g * plane..(grp + 1) * c_in_g * plane]);
+            gemm(E::ONE, w_g, MatRef::rows(&dy_wide, width), E::ZERO, cols, (k, c_out_g, width));
+            for i in 0..count {
+                col2im(&cols[i * p..], g, &mut dx[i * g.in_image() + grp * c_in_g * plane..][..c_in_g * plane], width);
+            }
         }
     }
 }
@@ -252,23 +303,29 @@ pub(super) fn conv2d_forward<E: Element>(
     }
     // f32 on an AVX-512 CPU: weights packed once, each image copied channels-last
     let packed = packed_path::<E>(g).then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g))).flatten();
+    let per_task = if packed.is_some() { 1 } else { images_per_gemm(g) };
     let scratch = || match packed {
         Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![]),
-        None => (None, vec![E::ZERO; g.col_rows() * g.out_pixels()]),
+        None => (None, vec![E::ZERO; g.col_rows() * per_task * g.out_pixels()]),
     };
-    super::zeroed_chunks(g.n * g.out_image(), g.out_image(), scratch, |(image, cols), n, y_n| {
-        let x_n = &x[n * g.in_image()..(n + 1) * g.in_image()];
-        match (&packed, image, as_f32(x_n), as_f32_mut(y_n)) {
+    let (in_img, out_img) = (g.in_image(), g.out_image());
+    super::zeroed_chunks(g.n * out_img, per_task * out_img, scratch, |(image, cols), task, y_t| {
+        let (first, count) = (task * per_task, y_t.len() / out_img);
+        let x_t = &x[first * in_img..(first + count) * in_img];
+        match (&packed, image, as_f32(x_t), as_f32_mut(y_t)) {
             (Some(w), Some(image), Some(x_n), Some(y_n)) => conv_packed::forward_image(x_n, w, g, image, y_n),
-            _ => forward_image(x_n, &weight.data, g, cols, y_n),
+            _ => forward_images(x_t, count, &weight.data, g, cols, y_t),
         }
-        for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
-            if let Some(b) = bias {
-                plane.iter_mut().for_each(|v| *v += b.data[o]);
-            }
-            if let Some((e, shortcut)) = epilogue {
-                let plane_range = (n * g.c_out + o) * g.out_pixels()..(n * g.c_out + o + 1) * g.out_pixels();
-                e.apply(o, plane, shortcut.map(|r| &r[plane_range]));
+        for (i, y_n) in y_t.chunks_exact_mut(out_img).enumerate() {
+            let n = first + i;
+            for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
+                if let Some(b) = bias {
+                    plane.iter_mut().for_each(|v| *v += b.data[o]);
+                }
+                if let Some((e, shortcut)) = epilogue {
+                    let plane_range = (n * g.c_out + o) * g.out_pixels()..(n * g.c_out + o + 1) * g.out_pixels();
+                    e.apply(o, plane, shortcut.map(|r| &r[plane_range]));
+                }
             }
         }
     })
@@ -296,7 +353,7 @@ fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
 
 /// ∂L/∂x (when `need_dx`) and ∂L/∂W (when `need_dw`; a frozen network
 /// being explained skips it) for the whole batch. Chunks of
-/// [`WEIGHT_GRAD_CHUNK`] images run in parallel; their partial weight
+/// [`images_per_chunk`] images run in parallel; their partial weight
 /// gradients are added in chunk order.
 pub(super) fn conv2d_backward<E: Element>(
     x: &[E],
@@ -312,25 +369,29 @@ pub(super) fn conv2d_backward<E: Element>(
         return (fast_dx, None);
     }
     let (in_img, out_img) = (g.in_image(), g.out_image());
-    // f32 on an AVX-512 CPU: ∂L/∂W by the packed kernel, no im2col
+    // f32 on an AVX-512 CPU: ∂L/∂W by the packed kernel, no im2col, image by image
     let packed_dw = need_dw && packed_path::<E>(g);
-    let cols_len = if need_dx || !packed_dw { g.col_rows() * g.out_pixels() } else { 0 };
+    let (per_gemm, per_chunk) =
+        if packed_dw { (1, WEIGHT_GRAD_CHUNK) } else { (images_per_gemm(g), images_per_chunk(g)) };
+    let cols_len = if need_dx || !packed_dw { g.col_rows() * per_gemm * g.out_pixels() } else { 0 };
     let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
         let mut dweight = vec![E::ZERO; if need_dw { weight.len() } else { 0 }];
         let mut cols = vec![E::ZERO; cols_len];
         let mut packed = packed_dw.then(|| conv_packed::WeightGrad::new(g));
-        let first = chunk * WEIGHT_GRAD_CHUNK;
-        for n in first..(first + WEIGHT_GRAD_CHUNK).min(g.n) {
-            let dx_n = dx_chunk.as_deref_mut().map(|d| &mut d[(n - first) * in_img..(n - first + 1) * in_img]);
+        let (first, last) = (chunk * per_chunk, ((chunk + 1) * per_chunk).min(g.n));
+        for start in (first..last).step_by(per_gemm) {
+            let count = per_gemm.min(last - start);
+            let images = |len: usize| (start - first) * len..(start - first + count) * len;
+            let dx_s = dx_chunk.as_deref_mut().map(|d| &mut d[images(in_img)]);
             // x is read only for ∂L/∂W (conv_transpose2d passes none when it needs only ∂L/∂x)
-            let x_n = x.get(n * in_img..(n + 1) * in_img).unwrap_or(&[]);
-            let dy_n = &dy[n * out_img..(n + 1) * out_img];
-            if let (Some(packed), Some(x_n), Some(dy_n)) = (packed.as_mut(), as_f32(x_n), as_f32(dy_n)) {
+            let x_s = x.get(start * in_img..(start + count) * in_img).unwrap_or(&[]);
+            let dy_s = &dy[start * out_img..(start + count) * out_img];
+            if let (Some(packed), Some(x_n), Some(dy_n)) = (packed.as_mut(), as_f32(x_s), as_f32(dy_s)) {
                 packed.add_image(x_n, dy_n, g);
             }
             let dw = (need_dw && !packed_dw).then_some(&mut dweight[..]);
-            if dw.is_some() || dx_n.is_some() {
-                backward_image(x_n, weight, dy_n, g, &mut cols, dw, dx_n);
+            if dw.is_some() || dx_s.is_some() {
+                backward_images(x_s, count, weight, dy_s, g, &mut cols, dw, dx_s);
             }
         }
         if let (Some(packed), Some(dw)) = (packed, as_f32_mut(&mut dweight)) {
@@ -341,11 +402,11 @@ pub(super) fn conv2d_backward<E: Element>(
     let mut dx = need_dx.then(|| super::zeros(g.n * in_img));
     let partials: Vec<Vec<E>> = match dx.as_mut() {
         Some(dx) => dx
-            .par_chunks_mut(WEIGHT_GRAD_CHUNK * in_img)
+            .par_chunks_mut(per_chunk * in_img)
             .enumerate()
             .map(|(chunk, dx_chunk)| chunk_work(chunk, Some(dx_chunk)))
             .collect(),
-        None => (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK)).into_par_iter().map(|c| chunk_work(c, None)).collect(),
+        None => (0..g.n.div_ceil(per_chunk)).into_par_iter().map(|c| chunk_work(c, None)).collect(),
     };
     let dx = dx.or(fast_dx);
     if !need_dw {

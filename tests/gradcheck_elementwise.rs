@@ -88,6 +88,11 @@ proptest! {
     }
 
     #[test]
+    fn gradcheck_gelu(s in shape(3, 4), seed in any::<u64>()) {
+        check(|x| x[0].gelu(), &[tensor(&s, seed, 4.0)], seed);
+    }
+
+    #[test]
     fn gradcheck_leaky_relu(s in shape(3, 4), seed in any::<u64>(), alpha in 0.01f64..0.5) {
         check(|x| x[0].leaky_relu(alpha), &[tensor(&s, seed, 2.0)], seed);
     }
@@ -165,5 +170,41 @@ proptest! {
     #[test]
     fn gradcheck_log_softmax(s in shape(3, 4), axis in -3isize..3, seed in any::<u64>()) {
         check(|x| x[0].log_softmax(axis), &[tensor(&s, seed, 3.0)], seed);
+    }
+}
+
+#[test]
+fn erf_and_gelu_match_closed_forms() {
+    use cnnlab::Element;
+    let erf = |x: f64| Element::erf(x);
+    // erf from tables (Abramowitz & Stegun 7.1; mpmath to 16 digits)
+    for (x, want) in [
+        (0.0, 0.0),
+        (0.1, 0.1124629160182849),
+        (0.5, 0.5204998778130465),
+        (1.0, 0.8427007929497149),
+        (2.0, 0.9953222650189527),
+        (2.9, 0.9999589021219005),
+        (3.0, 0.9999779095030014),
+        (3.1, 0.9999883513426328),
+        (4.0, 0.9999999845827421),
+        (6.0, 1.0),
+    ] {
+        assert!((erf(x) - want).abs() < 1e-14, "erf({x}) = {}, want {want}", erf(x));
+        assert!((erf(-x) + want).abs() < 1e-14, "erf is odd at {x}");
+        let fast = Element::erf(x as f32) as f64;
+        assert!((fast - want).abs() < 2e-7, "f32 erf({x}) = {fast}, want {want}");
+    }
+    // GELU(x) = x·Φ(x): Φ(1) = 0.8413447460685429, Φ(−1) = 1 − Φ(1); GELU(0) = 0
+    let x = Tensor::<f64>::from_vec(vec![-1.0, 0.0, 1.0, 8.0, -8.0], &[5]);
+    let y = x.gelu();
+    let want = [-0.15865525393145707, 0.0, 0.8413447460685429, 8.0, 0.0];
+    for (got, want) in y.data().iter().zip(want) {
+        assert!((got - want).abs() < 1e-14, "gelu: {got} vs {want}");
+    }
+    // f32: the same to the fast erf's accuracy, and the same derivative formula
+    let y32 = x.cast::<f32>().gelu();
+    for (got, want) in y32.data().iter().zip(want) {
+        assert!((*got as f64 - want).abs() < 1e-6, "f32 gelu: {got} vs {want}");
     }
 }

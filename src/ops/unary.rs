@@ -4,7 +4,7 @@
 //! below is a pair: the function, and its derivative expressed in x and y
 //! (whichever is cheaper: for exp and sigmoid the output y is already at hand).
 
-use super::{map, zip3_map};
+use super::{map, zip3_map, zip_map};
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
 
@@ -83,6 +83,22 @@ impl<E: Element> Tensor<E> {
         self.unary("tanh", |x| x.tanh(), |_x, y| E::ONE - y * y)
     }
 
+    // ANCHOR: gelu
+    /// GELU(x) = x·Φ(x), Φ the standard normal CDF: Φ(x) = ½(1 + erf(x/√2))
+    /// (Hendrycks & Gimpel 2016; PyTorch's `nn.GELU()`, the exact form).
+    /// d/dx = Φ(x) + x·φ(x), with the density φ(x) = e^(−x²/2)/√(2π).
+    /// Φ(x) is kept from the forward pass for the backward one.
+    pub fn gelu(&self) -> Tensor<E> {
+        let cdf = Arc::new(map(&self.data, normal_cdf));
+        let y = Tensor::from_vec(zip_map(&self.data, &cdf, |x, phi| x * phi), &self.shape);
+        let x_saved = Arc::clone(&self.data);
+        y.recorded("gelu", &[self], move |g| {
+            let dx = zip3_map(&g.data, &x_saved, &cdf, |g, x, phi| g * (phi + x * normal_pdf(x)));
+            vec![Some(Tensor::from_vec(dx, &g.shape))]
+        })
+    }
+    // ANCHOR_END: gelu
+
     /// x + c for a constant c.  d/dx = 1.
     pub fn add_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
@@ -94,6 +110,18 @@ impl<E: Element> Tensor<E> {
         let c = E::from_f64(c);
         self.unary("mul_scalar", move |x| c * x, move |_, _| c)
     }
+}
+
+/// Φ(x) = ½(1 + erf(x/√2)), the standard normal CDF.
+fn normal_cdf<E: Element>(x: E) -> E {
+    let half = E::from_f64(0.5);
+    half * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
+}
+
+/// φ(x) = e^(−x²/2)/√(2π), the standard normal density.
+fn normal_pdf<E: Element>(x: E) -> E {
+    let inv_sqrt_2pi = E::from_f64(1.0 / (2.0 * std::f64::consts::PI).sqrt());
+    inv_sqrt_2pi * (-(x * x) * E::from_f64(0.5)).exp()
 }
 
 /// The logistic function, computed without overflow for large |x|.

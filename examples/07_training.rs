@@ -32,7 +32,7 @@ fn main() -> Result<(), cnnlab::io::Error> {
     // one image, seven random augmentations (crop with padding 4, flip, translation 2, cutout 12)
     let data = generate(&ShapesConfig::default(), 16, 0);
     let pre = Preprocessing::fit(Normalization::ChannelMean, &data);
-    let recipe = Augment { crop_padding: 4, flip: true, translate: 2, cutout: 12 };
+    let recipe = Augment { crop_padding: 4, flip: true, translate: 2, cutout: 12, ..Augment::none() };
     let mut panels = Vec::new();
     for epoch in 0..8 {
         let mut values = vec![0.0; data.image_len()];

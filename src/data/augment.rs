@@ -1,4 +1,4 @@
-//! Data augmentation: random crops with zero padding, horizontal flips, translations, cutout. Deterministic by seed.
+//! Data augmentation: random crops with zero padding, horizontal flips (random or alternating), translations, cutout. Deterministic by seed.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -11,8 +11,19 @@ pub struct Augment {
     pub crop_padding: usize,
     /// Mirror left–right with probability ½.
     pub flip: bool,
-    /// Shift by up to this many pixels in each direction, repeating the border pixels.
+    /// Shift by up to this many pixels in each direction, repeating the
+    /// border pixels (or mirroring the image at its border, with `reflect`).
     pub translate: usize,
+    /// Translations fill in by reflection at the border (PyTorch's
+    /// `F.pad(mode="reflect")` then a crop) instead of repeating the border pixels.
+    #[serde(default)]
+    pub reflect: bool,
+    /// With `flip`: alternating flips (Jordan 2024) instead of a fresh coin
+    /// each epoch — each image gets one random orientation for the even
+    /// epochs and the other for the odd ones, so every pair of consecutive
+    /// epochs shows both.
+    #[serde(default)]
+    pub alternate_flip: bool,
     /// Cutout (DeVries & Taylor 2017): set a square of this side to zero (the
     /// training mean, since images are normalised first), centred on a random
     /// pixel and clipped at the borders; 0 = off.
@@ -28,7 +39,7 @@ impl Augment {
 
     /// Crop with padding 4 and horizontal flips: the usual CIFAR recipe.
     pub fn standard() -> Self {
-        Augment { crop_padding: 4, flip: true, translate: 0, cutout: 0 }
+        Augment { crop_padding: 4, flip: true, translate: 0, cutout: 0, reflect: false, alternate_flip: false }
     }
 
     /// True when nothing would change.
@@ -50,16 +61,18 @@ impl Augment {
         let mut shift = |max: usize| rng.random_range(-(max as i64)..=max as i64) as isize;
         let (crop_dy, crop_dx) = (shift(self.crop_padding), shift(self.crop_padding));
         let (dy, dx) = (shift(self.translate), shift(self.translate));
-        let flip = self.flip && rng.random::<bool>();
+        // the coin is drawn in either flip mode, so the other choices do not depend on the mode
+        let coin = self.flip && rng.random::<bool>();
+        let flip = if self.alternate_flip { self.flip && alternating_flip(seed, index, epoch) } else { coin };
         let source = image.to_vec();
         for ch in 0..c {
             let plane = &source[ch * h * w..(ch + 1) * h * w];
             for y in 0..h as isize {
                 for x in 0..w as isize {
                     let x_flipped = if flip { w as isize - 1 - x } else { x };
-                    // translation repeats the border; the padded crop reads zeros outside
-                    let sy = (y + dy).clamp(0, h as isize - 1) + crop_dy;
-                    let sx = (x_flipped + dx).clamp(0, w as isize - 1) + crop_dx;
+                    // translation repeats (or mirrors) the border; the padded crop reads zeros outside
+                    let sy = self.border(y + dy, h) + crop_dy;
+                    let sx = self.border(x_flipped + dx, w) + crop_dx;
                     let inside = sy >= 0 && sx >= 0 && sy < h as isize && sx < w as isize;
                     image[ch * h * w + (y as usize) * w + x as usize] =
                         if inside { plane[sy as usize * w + sx as usize] } else { 0.0 };
@@ -73,7 +86,31 @@ impl Augment {
         }
     }
     // ANCHOR_END: apply
+
+    /// The source index for position `i` of a translated axis of length `n`:
+    /// clamped into the axis (border repeated), or mirrored at the border
+    /// without repeating it (−1 → 1, n → n − 2) when `reflect` is set.
+    fn border(&self, i: isize, n: usize) -> isize {
+        let last = n as isize - 1;
+        if !self.reflect {
+            return i.clamp(0, last);
+        }
+        let i = if i < 0 { -i } else { i };
+        let i = if i > last { 2 * last - i } else { i };
+        i.clamp(0, last)
+    }
 }
+
+// ANCHOR: alternating_flip
+/// Alternating flips: image `index` is mirrored in epoch `epoch` when its own
+/// fixed coin (drawn from the seed and the index alone) differs from the
+/// epoch's parity — so it shows one orientation in even epochs, the other in odd ones.
+pub fn alternating_flip(seed: u64, index: usize, epoch: usize) -> bool {
+    let coin =
+        StdRng::seed_from_u64(seed ^ 0xA17E_F11F ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).random::<bool>();
+    coin != epoch.is_multiple_of(2)
+}
+// ANCHOR_END: alternating_flip
 
 // ANCHOR: cut_out
 /// Sets the `side`×`side` square centred on `centre` (clipped at the borders) to zero in every channel.
@@ -171,6 +208,49 @@ mod tests {
     }
 
     #[test]
+    fn reflecting_translations_mirror_at_the_border_without_repeating_it() {
+        let recipe = Augment { translate: 2, reflect: true, ..Augment::none() };
+        let mirror = |v: isize, n: usize| {
+            let last = n as isize - 1;
+            if v < 0 {
+                -v
+            } else if v > last {
+                2 * last - v
+            } else {
+                v
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        for index in 0..200 {
+            let out = augmented(recipe, index);
+            let shifts: Vec<_> = offsets(2)
+                .filter(|&(dy, dx)| out == moved(|y, x| inside(mirror(y + dy, H), mirror(x + dx, W))))
+                .collect();
+            assert_eq!(shifts.len(), 1, "image {index} is not exactly one reflected translation");
+            seen.insert(shifts[0]);
+        }
+        assert_eq!(seen.len(), 25, "every shift in [-2, 2]² occurs");
+    }
+
+    #[test]
+    fn alternating_flips_show_each_image_both_ways_in_consecutive_epochs() {
+        let recipe = Augment { flip: true, alternate_flip: true, ..Augment::none() };
+        let mirrored = moved(|y, x| inside(y, W as isize - 1 - x));
+        let mut flipped_in_epoch_0 = 0;
+        for index in 0..100 {
+            let at = |epoch| {
+                let mut image = distinct();
+                recipe.apply(&mut image, (C, H, W), 7, epoch, index);
+                image == mirrored
+            };
+            let even = at(0);
+            assert!((0..6).all(|e| at(e) == (even == (e % 2 == 0))), "image {index} alternates");
+            flipped_in_epoch_0 += even as usize;
+        }
+        assert!((30..=70).contains(&flipped_in_epoch_0), "{flipped_in_epoch_0} of 100 start flipped");
+    }
+
+    #[test]
     fn cutout_zeroes_one_square_in_every_channel_clipped_at_the_border() {
         let side = 4;
         let recipe = Augment { cutout: side, ..Augment::none() };
@@ -199,7 +279,7 @@ mod tests {
 
     #[test]
     fn cutout_leaves_the_other_random_choices_unchanged() {
-        let without = Augment { crop_padding: 2, flip: true, translate: 1, cutout: 0 };
+        let without = Augment { crop_padding: 2, flip: true, translate: 1, ..Augment::none() };
         let with = Augment { cutout: 3, ..without };
         for index in 0..50 {
             let (a, b) = (augmented(without, index), augmented(with, index));
@@ -211,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_same_seed_epoch_and_index_give_the_same_image() {
-        let recipe = Augment { crop_padding: 4, flip: true, translate: 2, cutout: 3 };
+        let recipe = Augment { crop_padding: 4, flip: true, translate: 2, cutout: 3, ..Augment::none() };
         let run = |seed, epoch, index| {
             let mut image = distinct();
             recipe.apply(&mut image, (C, H, W), seed, epoch, index);

@@ -5,7 +5,7 @@ use super::map::Map;
 use super::Target;
 use crate::io::{Error, Result};
 use crate::models::{Model, ResNet};
-use crate::nn::{Flatten, GlobalAvgPool, GlobalMaxPool, Linear, Sequential};
+use crate::nn::{Flatten, GlobalAvgPool, GlobalMaxPool, Linear, Scale, Sequential};
 use crate::{no_grad, Tensor};
 
 /// How the head pools the last feature maps.
@@ -39,16 +39,24 @@ pub fn cam_head(model: &mut Model) -> Result<CamHead> {
             model.arch
         ))
     };
-    let head = |linear: &Linear, pooling| CamHead {
-        class_weights: linear.weight.detach(),
-        bias: linear.bias.detach(),
+    // a fixed output scale s after the Linear layer (fastcnn) scales w_k^c and b_c alike
+    let head = |linear: &Linear, pooling, s: f64| CamHead {
+        class_weights: linear.weight.detach().mul_scalar(s),
+        bias: match &linear.bias {
+            Some(b) => b.detach().mul_scalar(s),
+            None => Tensor::zeros(&[linear.weight.shape()[0]]),
+        },
         pooling,
     };
     if let Some(resnet) = model.net.as_any_mut().downcast_mut::<ResNet>() {
-        return Ok(head(resnet.linear(), Pooling::Average));
+        return Ok(head(resnet.linear(), Pooling::Average, 1.0));
     }
     let seq = model.net.as_any_mut().downcast_mut::<Sequential>().ok_or_else(refuse)?;
-    let n = seq.layers.len();
+    let mut n = seq.layers.len();
+    let mut scale = 1.0;
+    if let Some(&mut Scale(s)) = seq.layers.last_mut().and_then(|l| l.as_any_mut().downcast_mut::<Scale>()) {
+        (scale, n) = (s, n - 1);
+    }
     if n < 3 || seq.layers[n - 2].as_any_mut().downcast_mut::<Flatten>().is_none() {
         return Err(refuse());
     }
@@ -61,7 +69,7 @@ pub fn cam_head(model: &mut Model) -> Result<CamHead> {
         return Err(refuse());
     };
     let linear = seq.layers[n - 1].as_any_mut().downcast_mut::<Linear>().ok_or_else(refuse)?;
-    Ok(head(linear, pooling))
+    Ok(head(linear, pooling, scale))
 }
 
 // ANCHOR: cam

@@ -1,7 +1,9 @@
-//! The model zoo: `smallcnn` (the reference network, GAP + Linear), `smallcnn-gmp`, `resnet20` and `vgg-fc`.
+//! The model zoo: `smallcnn` (the reference network, GAP + Linear), `smallcnn-gmp`, `resnet20`, `vgg-fc` and `fastcnn`.
 
+pub mod fast;
 mod resnet;
 mod small;
+pub mod whitening;
 
 pub use resnet::ResNet;
 
@@ -26,11 +28,15 @@ pub enum Arch {
     ResNet20,
     /// A conv stack ending in two fully connected layers and no GAP.
     VggFc,
+    /// The fast CIFAR-10 recipe's network (after airbench94): a frozen 2×2
+    /// whitening layer, three conv groups of widths 64/256/256 with GELU,
+    /// global max-pooling, a bias-free Linear layer with a fixed scale.
+    FastCnn,
 }
 
 impl Arch {
     /// Every architecture, in the order `--help` lists them.
-    pub const ALL: [Arch; 4] = [Arch::SmallCnn, Arch::SmallCnnGmp, Arch::ResNet20, Arch::VggFc];
+    pub const ALL: [Arch; 5] = [Arch::SmallCnn, Arch::SmallCnnGmp, Arch::ResNet20, Arch::VggFc, Arch::FastCnn];
 
     /// The name used on the command line and in checkpoints.
     pub fn name(self) -> &'static str {
@@ -39,6 +45,7 @@ impl Arch {
             Arch::SmallCnnGmp => "smallcnn-gmp",
             Arch::ResNet20 => "resnet20",
             Arch::VggFc => "vgg-fc",
+            Arch::FastCnn => "fastcnn",
         }
     }
 
@@ -54,6 +61,7 @@ impl Arch {
             Arch::SmallCnn | Arch::SmallCnnGmp => "19",
             Arch::ResNet20 => "layer3",
             Arch::VggFc => "features.19",
+            Arch::FastCnn => "4",
         }
     }
 }
@@ -97,7 +105,12 @@ impl Model {
         if num_classes < 2 {
             return Err(Error::msg(format!("{arch}: needs at least 2 classes, got {num_classes}")));
         }
-        let min = if arch == Arch::VggFc { 8 } else { 4 };
+        // vgg-fc: three max-pools and fixed FC sizes; fastcnn: a 2×2 conv without padding, then three max-pools
+        let min = match arch {
+            Arch::VggFc => 8,
+            Arch::FastCnn => 9,
+            _ => 4,
+        };
         if h < min || w < min || (arch == Arch::VggFc && (h % 8 != 0 || w % 8 != 0)) {
             return Err(Error::msg(format!(
                 "{arch}: input {h}x{w} is too small or not divisible as the architecture needs"
@@ -109,6 +122,7 @@ impl Model {
             Arch::SmallCnnGmp => Box::new(small::smallcnn(c, num_classes, true, &mut rng)),
             Arch::ResNet20 => Box::new(ResNet::resnet20(c, num_classes, &mut rng)),
             Arch::VggFc => Box::new(small::vgg_fc(c, num_classes, (h, w), &mut rng)),
+            Arch::FastCnn => Box::new(fast::fastcnn(c, num_classes, &mut rng)),
         };
         Ok(Model { arch, num_classes, input, net })
     }

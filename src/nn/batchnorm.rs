@@ -57,6 +57,22 @@ impl BatchNorm {
         }
     }
 
+    /// With another momentum (the weight of the newest batch in the running averages).
+    pub fn with_momentum(self, momentum: f64) -> Self {
+        BatchNorm { momentum, ..self }
+    }
+
+    /// With another ε.
+    pub fn with_eps(self, eps: f64) -> Self {
+        BatchNorm { eps, ..self }
+    }
+
+    /// With γ fixed at its value (1): a constant, not trained — only β learns
+    /// (PyTorch: `weight.requires_grad = False`). Saved under the same name.
+    pub fn frozen_scale(self) -> Self {
+        BatchNorm { gamma: self.gamma.detach(), ..self }
+    }
+
     /// True in training mode.
     pub fn is_training(&self) -> bool {
         self.training

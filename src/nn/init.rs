@@ -35,3 +35,27 @@ pub fn bias_uniform(len: usize, fan_in: usize, rng: &mut impl Rng) -> Tensor {
     let a = 1.0 / (fan_in.max(1) as f64).sqrt();
     Tensor::rand_uniform(&[len], -a, a, rng)
 }
+
+/// U(−bound, bound): PyTorch's default for `nn.Conv2d` and `nn.Linear`
+/// weights is bound = 1/√fan_in (its `kaiming_uniform_` with a = √5).
+pub fn uniform(shape: &[usize], bound: f64, rng: &mut impl Rng) -> Tensor {
+    Tensor::rand_uniform(shape, -bound, bound, rng)
+}
+
+// ANCHOR: dirac
+/// Partial identity ("Dirac") initialisation of a conv weight `[O, C, kh, kw]`:
+/// the first min(O, C) filters become the identity — filter i is zero except
+/// a 1 at the kernel's centre of input channel i — so at the start the layer
+/// passes its input on (PyTorch's `dirac_` applied to `weight[:C]`); the
+/// other filters keep their values.
+pub fn dirac(weight: &mut Tensor) {
+    let shape = weight.shape().to_vec();
+    let (o, c, kh, kw) = (shape[0], shape[1], shape[2], shape[3]);
+    let data = weight.data_mut();
+    for i in 0..o.min(c) {
+        let filter = &mut data[i * c * kh * kw..(i + 1) * c * kh * kw];
+        filter.fill(0.0);
+        filter[(i * kh + kh / 2) * kw + kw / 2] = 1.0;
+    }
+}
+// ANCHOR_END: dirac

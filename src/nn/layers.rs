@@ -40,6 +40,17 @@ macro_rules! stateless {
 pub struct ReLU;
 stateless!(ReLU, |_s, x| x.relu(), |_d| String::from("ReLU"));
 
+/// x·Φ(x), Φ the standard normal CDF (PyTorch's `nn.GELU()`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GELU;
+stateless!(GELU, |_s, x| x.gelu(), |_d| String::from("GELU"));
+
+/// c·x for a fixed c: a network's fixed output scale (no state, like the
+/// `Mul(c)` module of the PyTorch reference).
+#[derive(Clone, Copy, Debug)]
+pub struct Scale(pub f64);
+stateless!(Scale, |s, x| x.mul_scalar(s.0), |d| format!("Scale({})", d.0));
+
 /// x for x > 0, αx otherwise.
 #[derive(Clone, Copy, Debug)]
 pub struct LeakyReLU(pub f64);

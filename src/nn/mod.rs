@@ -19,8 +19,8 @@ pub use batchnorm::BatchNorm;
 pub use conv::{conv_bn_add_relu, conv_bn_relu, Conv2d, ConvTranspose2d};
 pub use fold::fold_batchnorm;
 pub use layers::{
-    AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Upsample,
-    UpsampleMode,
+    AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU, Scale, Sigmoid,
+    Upsample, UpsampleMode, GELU,
 };
 pub use linear::Linear;
 pub use receptive_field::{Axis, ReceptiveField};

@@ -1,4 +1,4 @@
-//! Optimisers (SGD with momentum/Nesterov, Adam, AdamW) and learning-rate schedules.
+//! Optimisers (SGD with momentum/Nesterov, Adam, AdamW, look-ahead averaging) and learning-rate schedules.
 //!
 //! An optimiser walks the model's parameters by name, looks up each one's
 //! gradient in the [`Gradients`] store and updates the values in place.
@@ -6,10 +6,12 @@
 //! it survives the parameter tensors being replaced (folding, loading).
 
 mod adam;
+mod lookahead;
 mod schedule;
 mod sgd;
 
 pub use adam::Adam;
+pub use lookahead::Lookahead;
 pub use schedule::LrSchedule;
 pub use sgd::Sgd;
 

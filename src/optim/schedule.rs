@@ -1,4 +1,4 @@
-//! Learning-rate schedules: constant, step decay, cosine, linear warm-up + cosine, one-cycle.
+//! Learning-rate schedules: constant, step decay, cosine, linear warm-up + cosine, one-cycle, linear warm-up + linear decay.
 
 use std::f64::consts::PI;
 
@@ -32,6 +32,16 @@ pub enum LrSchedule {
         /// Fraction of the steps spent rising.
         pct_start: f64,
     },
+    /// Linear from η₀·`start` to η₀ over the first `warmup` fraction of the
+    /// steps, then linear down to η₀·`end` (the fast recipe's: 0.23, 0.2, 0.07).
+    WarmupLinear {
+        /// Fraction of the steps spent rising.
+        warmup: f64,
+        /// First learning rate as a fraction of η₀.
+        start: f64,
+        /// Last learning rate as a fraction of η₀.
+        end: f64,
+    },
 }
 
 /// Cosine interpolation from `from` (at p = 0) to `to` (at p = 1).
@@ -64,6 +74,17 @@ impl LrSchedule {
                 } else {
                     cosine(base, end, (t as f64 - rise) / (total as f64 - rise).max(1.0))
                 }
+            }
+            LrSchedule::WarmupLinear { warmup, start, end } => {
+                let rise = (warmup * total as f64) as usize;
+                let factor = if t < rise {
+                    let p = t as f64 / rise as f64;
+                    start * (1.0 - p) + p
+                } else {
+                    let p = (t - rise) as f64 / (total - rise).max(1) as f64;
+                    (1.0 - p) + end * p
+                };
+                base * factor
             }
         }
     }

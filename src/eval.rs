@@ -11,8 +11,8 @@ use crate::viz::Canvas;
 use image::{Rgb, RgbImage};
 
 /// Which views of each test image a prediction is made from (test-time augmentation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TestTimeAugmentation {
     /// The image as it is.
     #[default]
@@ -23,6 +23,10 @@ pub enum TestTimeAugmentation {
     /// The mirror image alone: softmax f(flip x). Not a way to score a model
     /// but a question to it — does it treat both orientations alike?
     Mirror,
+    /// Six views (the fast recipe's): the image and its mirror image with
+    /// weight ¼ each, and both shifted by one pixel diagonally up-left and
+    /// down-right (the border mirrored) with weight ⅛ each.
+    FlipTranslate,
 }
 
 impl std::fmt::Display for TestTimeAugmentation {
@@ -31,6 +35,7 @@ impl std::fmt::Display for TestTimeAugmentation {
             TestTimeAugmentation::None => "none",
             TestTimeAugmentation::Flip => "flip",
             TestTimeAugmentation::Mirror => "mirror",
+            TestTimeAugmentation::FlipTranslate => "flip-translate",
         })
     }
 }
@@ -42,7 +47,10 @@ impl std::str::FromStr for TestTimeAugmentation {
             "none" => Ok(TestTimeAugmentation::None),
             "flip" => Ok(TestTimeAugmentation::Flip),
             "mirror" => Ok(TestTimeAugmentation::Mirror),
-            _ => Err(crate::io::Error::msg(format!("unknown test-time augmentation '{s}' (none, flip or mirror)"))),
+            "flip-translate" => Ok(TestTimeAugmentation::FlipTranslate),
+            _ => Err(crate::io::Error::msg(format!(
+                "unknown test-time augmentation '{s}' (none, flip, mirror or flip-translate)"
+            ))),
         }
     }
 }
@@ -69,9 +77,10 @@ pub fn predict(
             let probs = match tta {
                 TestTimeAugmentation::None => model.forward(&x).softmax(1),
                 TestTimeAugmentation::Mirror => model.forward(&mirrored(&x)).softmax(1),
-                TestTimeAugmentation::Flip => {
-                    let mirror = model.forward(&mirrored(&x)).softmax(1);
-                    model.forward(&x).softmax(1).add(&mirror).mul_scalar(0.5)
+                TestTimeAugmentation::Flip => flip_average(model, &x),
+                TestTimeAugmentation::FlipTranslate => {
+                    let shifted = flip_average(model, &shifted(&x, 1)).add(&flip_average(model, &shifted(&x, -1)));
+                    flip_average(model, &x).mul_scalar(0.5).add(&shifted.mul_scalar(0.25))
                 }
             };
             out.extend(probs.data().chunks(probs.shape()[1]).map(|row| row.to_vec()));
@@ -111,6 +120,38 @@ pub fn progress_bar(verb: &str, images: usize) -> indicatif::ProgressBar {
     let style = indicatif::ProgressStyle::with_template(&template).expect("valid template");
     bar.set_style(style.progress_chars("=> "));
     bar
+}
+
+/// ½ (softmax f(x) + softmax f(flip x)).
+fn flip_average(model: &mut dyn Module, x: &Tensor) -> Tensor {
+    let mirror = model.forward(&mirrored(x)).softmax(1);
+    model.forward(x).softmax(1).add(&mirror).mul_scalar(0.5)
+}
+
+/// A batch of images moved by `d` pixels down and right (up and left for
+/// d < 0), the uncovered border filled by mirroring (PyTorch's reflect
+/// padding followed by a crop): pixel (y, x) shows pixel (y − d, x − d).
+fn shifted(x: &Tensor, d: isize) -> Tensor {
+    let (n, c, h, w) = x.dims4("shifted");
+    let mirror = |i: isize, len: usize| {
+        let last = len as isize - 1;
+        (if i < 0 {
+            -i
+        } else if i > last {
+            2 * last - i
+        } else {
+            i
+        }) as usize
+    };
+    let mut values = vec![0f32; x.numel()];
+    for (plane, out) in x.data().chunks(h * w).zip(values.chunks_mut(h * w)).take(n * c) {
+        for y in 0..h {
+            for xx in 0..w {
+                out[y * w + xx] = plane[mirror(y as isize - d, h) * w + mirror(xx as isize - d, w)];
+            }
+        }
+    }
+    Tensor::from_vec(values, x.shape())
 }
 
 /// A batch of images mirrored left to right: every row of every plane reversed.
@@ -281,6 +322,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shifts_mirror_the_border_as_reflect_padding_and_a_crop_do() {
+        // PyTorch: F.pad(x, (1, 1, 1, 1), mode="reflect")[:, :, 0:3, 0:3] and [:, :, 2:5, 2:5]
+        let x = Tensor::from_vec((1..=9).map(|v| v as f32).collect(), &[1, 1, 3, 3]);
+        assert_eq!(shifted(&x, 1).data(), &[5.0, 4.0, 5.0, 2.0, 1.0, 2.0, 5.0, 4.0, 5.0]);
+        assert_eq!(shifted(&x, -1).data(), &[5.0, 6.0, 5.0, 8.0, 9.0, 8.0, 5.0, 6.0, 5.0]);
+        assert_eq!(shifted(&x, 0).data(), x.data());
+    }
+
+    #[test]
     fn roc_of_known_scores() {
         // positives 0.9, 0.7, 0.4; negatives 0.8, 0.3: 4 of the 6 pairs ordered right
         let r = roc(&[0.9, 0.8, 0.7, 0.4, 0.3], &[true, false, true, true, false]);
@@ -334,11 +384,14 @@ mod tests {
 
     #[test]
     fn tta_names_parse_and_print() {
-        for t in [TestTimeAugmentation::None, TestTimeAugmentation::Flip, TestTimeAugmentation::Mirror] {
+        use TestTimeAugmentation::*;
+        for t in [None, Flip, Mirror, FlipTranslate] {
             assert_eq!(t.to_string().parse::<TestTimeAugmentation>().unwrap(), t);
+            // the JSON name (eval.json, config.json) is the command line's
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
         }
         let e = "crop".parse::<TestTimeAugmentation>().unwrap_err();
-        assert!(e.message.contains("'crop'") && e.message.contains("none, flip or mirror"), "{}", e.message);
+        assert!(e.message.contains("'crop'") && e.message.contains("none, flip, mirror or flip-translate"), "{}", e.message);
     }
 
     #[test]

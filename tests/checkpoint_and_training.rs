@@ -173,10 +173,11 @@ fn tiny_config() -> TrainConfig {
         schedule: "onecycle".into(),
         label_smoothing: 0.1,
         normalization: Normalization::ChannelMeanStd,
-        augment: Augment { crop_padding: 2, flip: true, translate: 1, cutout: 0 },
+        augment: Augment { crop_padding: 2, flip: true, translate: 1, ..Augment::none() },
         seed: 3,
         limit: Some(96),
         val: Some(64),
+        fast: None,
     }
 }
 

@@ -44,7 +44,8 @@ fn shipped_weights_reproduce_their_stated_numbers() {
         let name = folder.to_str().unwrap();
         match expected["kind"].as_str() {
             Some("classifier") => {
-                let report = cnnlab(&dir, &["eval", "--run", name, "--data", data, "--json"]);
+                let tta = expected["tta"].as_str().unwrap_or("none");
+                let report = cnnlab(&dir, &["eval", "--run", name, "--data", data, "--tta", tta, "--json"]);
                 close(
                     &format!("{name}: accuracy"),
                     report["accuracy"].as_f64().unwrap(),

@@ -28,28 +28,74 @@ pub fn perceive_train(args: super::perceive::TrainArgs) -> Result<i32> {
     super::perceive::train_command(args, &STOP)
 }
 
-fn config_from(args: &TrainArgs) -> TrainConfig {
-    TrainConfig {
-        data: args.data.clone(),
-        model: args.model.name().into(),
-        epochs: args.epochs.unwrap_or(10),
-        batch: args.batch,
-        lr: args.lr,
-        optimizer: args.optimizer.clone(),
-        weight_decay: args.weight_decay,
-        schedule: args.schedule.clone(),
-        label_smoothing: args.label_smoothing,
-        normalization: args.normalization,
-        augment: Augment {
-            crop_padding: args.crop_padding,
-            flip: args.flip,
-            translate: args.translate,
-            cutout: args.cutout,
-        },
-        seed: args.seed,
-        limit: args.limit,
-        val: args.val,
+/// The run's configuration: the recipe's (`--recipe fast94`) or the plain
+/// defaults, with every option given on the command line applied on top.
+fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
+    let recipe_only = [
+        (args.no_whiten, "--no-whiten"),
+        (args.no_dirac, "--no-dirac"),
+        (args.no_lookahead, "--no-lookahead"),
+        (args.whiten_bias_epochs != 3, "--whiten-bias-epochs"),
+        (args.momentum != 0.85, "--momentum"),
+        (args.bn_bias_lr_scale != 64.0, "--bn-bias-lr-scale"),
+        (args.tta != TestTimeAugmentation::FlipTranslate, "--tta"),
+    ];
+    if let (None, Some((_, flag))) = (&args.recipe, recipe_only.iter().find(|(given, _)| *given)) {
+        return Err(Error::msg(format!("{flag} belongs to a recipe: add --recipe fast94")));
     }
+    let data = args.data.clone();
+    let mut cfg = match args.recipe.as_deref() {
+        Some(_) => train::fast::recipe_config(data.as_deref().unwrap_or("cifar10"), args.seed),
+        None => TrainConfig {
+            data: data.clone().unwrap_or_else(|| "shapes".into()),
+            model: Arch::SmallCnn.name().into(),
+            epochs: 10,
+            batch: 128,
+            lr: 0.05,
+            optimizer: "sgd".into(),
+            weight_decay: 5e-4,
+            schedule: "onecycle".into(),
+            label_smoothing: 0.0,
+            normalization: args.normalization,
+            augment: Augment::none(),
+            seed: args.seed,
+            limit: None,
+            val: None,
+            fast: None,
+        },
+    };
+    if let Some(m) = args.model {
+        cfg.model = m.name().into();
+    }
+    cfg.epochs = args.epochs.unwrap_or(cfg.epochs);
+    cfg.batch = args.batch.unwrap_or(cfg.batch);
+    cfg.lr = args.lr.unwrap_or(cfg.lr);
+    cfg.optimizer = args.optimizer.clone().unwrap_or(cfg.optimizer);
+    cfg.weight_decay = args.weight_decay.unwrap_or(cfg.weight_decay);
+    cfg.schedule = args.schedule.clone().unwrap_or(cfg.schedule);
+    cfg.label_smoothing = args.label_smoothing.unwrap_or(cfg.label_smoothing);
+    cfg.normalization = args.normalization;
+    cfg.augment.crop_padding = args.crop_padding;
+    cfg.augment.cutout = args.cutout;
+    if let Some(flip) = args.flip.as_deref() {
+        (cfg.augment.flip, cfg.augment.alternate_flip) = (flip != "none", flip == "alternate");
+    }
+    cfg.augment.translate = args.translate.unwrap_or(cfg.augment.translate);
+    if let Some(border) = args.border.as_deref() {
+        cfg.augment.reflect = border == "reflect";
+    }
+    cfg.limit = args.limit;
+    cfg.val = args.val.or(cfg.val);
+    if let Some(fast) = cfg.fast.as_mut() {
+        fast.whiten = !args.no_whiten;
+        fast.whiten_bias_epochs = args.whiten_bias_epochs;
+        fast.dirac = !args.no_dirac;
+        fast.lookahead = !args.no_lookahead;
+        fast.momentum = args.momentum;
+        fast.bn_bias_lr_scale = args.bn_bias_lr_scale;
+        fast.tta = args.tta;
+    }
+    Ok(cfg)
 }
 
 /// `cnnlab train`.
@@ -60,7 +106,7 @@ pub fn train(args: TrainArgs) -> Result<i32> {
         saved.epochs = saved.epochs.max(args.epochs.unwrap_or(0)); // resuming may extend a run
         saved
     } else {
-        config_from(&args)
+        config_from(&args)?
     };
     install_ctrlc();
     match train::train(&cfg, &run, args.resume, &STOP)? {

@@ -116,11 +116,24 @@ pub fn explain_command(args: ExplainArgs) -> Result<i32> {
     let raw = args.save_raw || !single;
     let bar = cnnlab::eval::progress_bar("explaining", items.len());
     let (mut explained, mut overlays) = (0, Vec::new());
+    let every_method = args.methods.len() > 1 && args.methods.len() == cnnlab::explain::Method::ALL.len();
+    let mut skipped = Vec::new();
     for batch in same_size_batches(&items) {
         let x = normalized_batch(batch, &meta)?;
         let mut rows: Vec<Record> = batch.iter().map(|item| record_for(item, &meta)).collect();
         for &method in &args.methods {
-            let (maps, logits, targets) = explain(&mut model, &x, method, &target, &opts)?;
+            if skipped.contains(&method) {
+                continue;
+            }
+            let (maps, logits, targets) = match explain(&mut model, &x, method, &target, &opts) {
+                // `--method all`: a method that does not apply to this network is left out, and said so
+                Err(e) if every_method => {
+                    eprintln!("{method}: left out: {}", e.message);
+                    skipped.push(method);
+                    continue;
+                }
+                result => result?,
+            };
             let probs = logits.softmax(1);
             let classes = meta.classes.len();
             let outputs = batch
@@ -185,7 +198,7 @@ fn check_size(model: &Model, meta: &CheckpointMeta, size: InputSize) -> Result<(
     if size == InputSize::Native && !model.arch.ends_in_global_pooling() {
         return Err(Error::msg(format!(
             "--size native: {} ends in fully connected layers built for {}x{} inputs; only networks that end \
-             in global pooling (smallcnn, smallcnn-gmp, resnet20) accept images of any size",
+             in global pooling (smallcnn, smallcnn-gmp, resnet20, fastcnn) accept images of any size",
             model.arch, meta.input[1], meta.input[2]
         )));
     }

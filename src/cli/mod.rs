@@ -29,46 +29,54 @@ struct Cli {
 /// Options of `cnnlab train`.
 #[derive(Args, Clone)]
 pub struct TrainArgs {
-    /// shapes, shapes-binary (add :SIZE for other image sizes, e.g. shapes:64), cifar10, or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz).
-    #[arg(long, default_value = "shapes")]
-    pub data: String,
-    /// smallcnn, smallcnn-gmp, resnet20 or vgg-fc.
-    #[arg(long, default_value = "smallcnn", value_parser = parse::<Arch>)]
-    pub model: Arch,
+    /// A whole recipe: fast94 = fastcnn on CIFAR-10 in 10 epochs (whitening,
+    /// look-ahead, alternating flips, …; see the "Training fast" chapter).
+    /// Options given as well change the recipe's values.
+    #[arg(long, value_parser = ["fast94"])]
+    pub recipe: Option<String>,
+    /// shapes, shapes-binary (add :SIZE for other image sizes, e.g. shapes:64), cifar10, or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz) [default: shapes; fast94: cifar10].
+    #[arg(long)]
+    pub data: Option<String>,
+    /// smallcnn, smallcnn-gmp, resnet20, vgg-fc or fastcnn [default: smallcnn; fast94: fastcnn].
+    #[arg(long, value_parser = parse::<Arch>)]
+    pub model: Option<Arch>,
     /// Passes over the training images [default: 10; with --resume, the run's
     /// own number, and a larger one extends the run].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Images per step (at least 2).
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 0.05)]
-    pub lr: f64,
-    /// sgd (momentum 0.9, Nesterov), adam or adamw.
-    #[arg(long, default_value = "sgd")]
-    pub optimizer: String,
-    /// Weight decay.
-    #[arg(long, default_value_t = 5e-4)]
-    pub weight_decay: f64,
-    /// constant, step, cosine, warmup-cosine or onecycle.
-    #[arg(long, default_value = "onecycle")]
-    pub schedule: String,
-    /// Label smoothing for the cross-entropy.
-    #[arg(long, default_value_t = 0.0)]
-    pub label_smoothing: f64,
+    /// Images per step, at least 2 [default: 128; fast94: 1024].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Peak learning rate [default: 0.05; fast94: 11.5 per 1,024 images].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// sgd (momentum 0.9, Nesterov), adam or adamw [default: sgd].
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Weight decay [default: 5e-4; fast94: 0.0153 per 1,024 images].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// constant, step, cosine, warmup-cosine, onecycle or warmup-linear [default: onecycle; fast94: warmup-linear].
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Label smoothing for the cross-entropy [default: 0; fast94: 0.2].
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
     /// mean-image, channel-mean or channel-mean-std.
     #[arg(long, default_value = "channel-mean-std", value_parser = parse::<Normalization>)]
     pub normalization: Normalization,
     /// Random crop after zero-padding by this many pixels (4 is the CIFAR standard).
     #[arg(long, default_value_t = 0)]
     pub crop_padding: usize,
-    /// Random horizontal flips.
+    /// Horizontal flips: none, random (a coin per image and epoch) or alternate (each image both ways in turn) [default: none; fast94: alternate]; --flip alone means random.
+    #[arg(long, num_args = 0..=1, default_missing_value = "random", value_parser = ["none", "random", "alternate"])]
+    pub flip: Option<String>,
+    /// Random translation by up to this many pixels [default: 0; fast94: 2].
     #[arg(long)]
-    pub flip: bool,
-    /// Random translation by up to this many pixels (border repeated).
-    #[arg(long, default_value_t = 0)]
-    pub translate: usize,
+    pub translate: Option<usize>,
+    /// How translations fill the border: repeat (its pixels) or reflect (mirror the image) [default: repeat; fast94: reflect].
+    #[arg(long, value_parser = ["repeat", "reflect"])]
+    pub border: Option<String>,
     /// Cutout: zero a random square of this side in every training image (16 is the CIFAR-10 choice of DeVries & Taylor).
     #[arg(long, default_value_t = 0)]
     pub cutout: usize,
@@ -78,9 +86,30 @@ pub struct TrainArgs {
     /// Train on N training images only (a fixed random sample drawn with the seed).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Training images held out for validation (0: validate on the test split; default a tenth, at most 5000).
+    /// Training images held out for validation (0: validate on the test split; default a tenth, at most 5000; fast94: 0).
     #[arg(long)]
     pub val: Option<usize>,
+    /// fast94: a trained random first layer instead of the frozen whitening.
+    #[arg(long)]
+    pub no_whiten: bool,
+    /// fast94: epochs in which the whitening layer's bias trains.
+    #[arg(long, default_value_t = 3)]
+    pub whiten_bias_epochs: usize,
+    /// fast94: random 3×3 convolutions instead of partial identities.
+    #[arg(long)]
+    pub no_dirac: bool,
+    /// fast94: no look-ahead weight averaging.
+    #[arg(long)]
+    pub no_lookahead: bool,
+    /// fast94: Nesterov momentum.
+    #[arg(long, default_value_t = 0.85)]
+    pub momentum: f64,
+    /// fast94: learning-rate multiplier of the BatchNorm biases.
+    #[arg(long, default_value_t = 64.0)]
+    pub bn_bias_lr_scale: f64,
+    /// fast94: the views the final test evaluation averages (none, flip or flip-translate).
+    #[arg(long, default_value = "flip-translate", value_parser = parse::<TestTimeAugmentation>)]
+    pub tta: TestTimeAugmentation,
     /// Run folder for checkpoints, metrics and curves.
     #[arg(long, default_value = "runs/train")]
     pub out: PathBuf,
@@ -105,7 +134,7 @@ enum Command {
         /// Evaluate the last checkpoint instead of the best on validation (runs trained with --val 0 always are).
         #[arg(long)]
         last: bool,
-        /// Test-time augmentation: none; flip (average the predictions for each image and its mirror image); mirror (the mirror image alone, a symmetry check).
+        /// Test-time augmentation: none; flip (average the predictions for each image and its mirror image); flip-translate (also both shifted by a pixel each way: six views, the fast recipe's); mirror (the mirror image alone, a symmetry check).
         #[arg(long, default_value = "none", value_parser = parse::<TestTimeAugmentation>)]
         tta: TestTimeAugmentation,
         /// Print one JSON object instead of text.

@@ -1,5 +1,6 @@
 //! Everything that defines a training run, saved as `config.json` in the run folder.
 
+use super::fast::FastRecipe;
 use crate::data::augment::Augment;
 use crate::data::preprocess::Normalization;
 use crate::io::{Error, Result};
@@ -23,7 +24,7 @@ pub struct TrainConfig {
     pub optimizer: String,
     /// Weight decay (L2 for sgd/adam, decoupled for adamw).
     pub weight_decay: f64,
-    /// `constant`, `step`, `cosine`, `warmup-cosine` or `onecycle`.
+    /// `constant`, `step`, `cosine`, `warmup-cosine`, `onecycle` or `warmup-linear`.
     pub schedule: String,
     /// Label smoothing ε for the cross-entropy.
     pub label_smoothing: f64,
@@ -39,6 +40,9 @@ pub struct TrainConfig {
     /// training split); 0 validates on the test split instead; `None`: a tenth
     /// of the training split, at most 5000.
     pub val: Option<usize>,
+    /// The fast CIFAR-10 recipe's additions (`--recipe fast94`); `None` for an ordinary run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<FastRecipe>,
 }
 
 impl TrainConfig {
@@ -68,6 +72,7 @@ impl TrainConfig {
             seed: 0,
             limit: Some(8000),
             val: Some(1000),
+            fast: None,
         }
     }
 
@@ -95,6 +100,9 @@ impl TrainConfig {
         self.arch()?;
         self.schedule(1, 1)?;
         self.optimizer()?;
+        if let Some(fast) = &self.fast {
+            fast.validate(self)?;
+        }
         Ok(())
     }
 
@@ -120,12 +128,37 @@ impl TrainConfig {
             "cosine" => LrSchedule::Cosine { min_factor: 0.0 },
             "warmup-cosine" => LrSchedule::WarmupCosine { warmup: per_epoch.min(total / 10).max(1), min_factor: 0.0 },
             "onecycle" => LrSchedule::OneCycle { pct_start: 0.25 },
+            "warmup-linear" => LrSchedule::WarmupLinear { warmup: 0.23, start: 0.2, end: 0.07 },
             other => {
                 return Err(Error::msg(format!(
-                    "--schedule: unknown schedule '{other}'; choose constant, step, cosine, warmup-cosine or onecycle"
+                    "--schedule: unknown schedule '{other}'; choose constant, step, cosine, warmup-cosine, onecycle or warmup-linear"
                 )))
             }
         })
+    }
+
+    /// Optimiser steps per epoch over `images` training images: every batch,
+    /// or (the fast recipe) only the full ones.
+    pub fn steps_per_epoch(&self, images: usize) -> usize {
+        if self.fast.is_some() && images >= self.batch {
+            images / self.batch
+        } else {
+            images.div_ceil(self.batch)
+        }
+    }
+
+    /// The learning rate the schedule scales: `lr`, or for the fast recipe
+    /// the step size its per-1,024-images rate stands for.
+    pub fn step_lr(&self) -> f64 {
+        self.fast.as_ref().map_or(self.lr, |f| f.step_lr(self))
+    }
+
+    /// A fresh optimiser for a run of `total` steps (the fast recipe's look-ahead needs the total).
+    pub fn optimizer_for(&self, total: usize) -> Result<Box<dyn Optimizer>> {
+        match &self.fast {
+            Some(fast) => Ok(fast.optimizer(self, total)),
+            None => self.optimizer(),
+        }
     }
 
     /// A fresh optimiser.

@@ -2,6 +2,7 @@
 
 pub mod batches;
 mod config;
+pub mod fast;
 mod run_dir;
 
 pub use config::TrainConfig;
@@ -71,7 +72,11 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     cfg.validate_for_images(data.train.shape)?;
     let [c, h, w] = data.train.shape;
     let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
-    let mut opt = cfg.optimizer()?;
+    if let Some(fast) = &cfg.fast {
+        fast.prepare(&mut model, &data.train, &data.preprocessing, cfg.seed)?;
+    }
+    let steps_per_epoch = cfg.steps_per_epoch(data.train.len());
+    let mut opt = cfg.optimizer_for(cfg.epochs * steps_per_epoch)?;
     // the finished epochs, and the steps and totals of an interrupted one
     let (mut history, mut resumed) = (Vec::new(), (0, EpochSoFar::default()));
     if resume {
@@ -79,7 +84,6 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     } else {
         run.start(cfg)?;
     }
-    let steps_per_epoch = data.train.len().div_ceil(cfg.batch);
     let schedule = cfg.schedule(cfg.epochs * steps_per_epoch, steps_per_epoch)?;
     let mut meta = CheckpointMeta {
         arch: model.arch,
@@ -112,13 +116,16 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         let epoch_seconds = || before.seconds + started.elapsed().as_secs_f64();
         let mut last_report = Instant::now();
         model.set_training(true);
+        if let Some(fast) = &cfg.fast {
+            fast.start_epoch(&mut model, epoch)?;
+        }
         let order = epoch_order(data.train.len(), cfg.seed, epoch);
         bar.inc(skip as u64);
-        for (step, idx) in order.chunks(cfg.batch).enumerate().skip(skip) {
+        for (step, idx) in order.chunks(cfg.batch).enumerate().take(steps_per_epoch).skip(skip) {
             if idx.len() < 2 {
                 continue; // BatchNorm cannot normalise a batch of one
             }
-            opt.set_lr(schedule.lr_at(cfg.lr, epoch * steps_per_epoch + step, cfg.epochs * steps_per_epoch));
+            opt.set_lr(schedule.lr_at(cfg.step_lr(), epoch * steps_per_epoch + step, cfg.epochs * steps_per_epoch));
             let (x, labels) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
             let logits = model.forward(&x);
             let loss = logits.cross_entropy(&labels, cfg.label_smoothing);
@@ -147,24 +154,22 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             }
         }
         bar.finish_and_clear();
-        let val = evaluate(
-            &predict(&mut model, &data.val, &data.preprocessing, 256, TestTimeAugmentation::None),
-            &data.val.labels,
-            &data.val.classes,
-        );
+        let (val_loss, val_accuracy) = validate(cfg, epoch, &mut model, &data);
         let seconds = epoch_seconds();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             train_loss: totals.loss_sum / totals.seen.max(1) as f64,
             train_accuracy: totals.correct as f64 / totals.seen.max(1) as f64,
-            val_loss: val.loss,
-            val_accuracy: val.accuracy,
+            val_loss,
+            val_accuracy,
             lr: opt.lr(),
             seconds,
             images_per_sec: totals.seen as f64 / seconds,
         };
         meta.epoch = epoch + 1;
-        let best = history.iter().all(|m: &EpochMetrics| metrics.val_accuracy > m.val_accuracy);
+        // an epoch without a measurement (the fast recipe's, NaN) is never the best
+        let best = metrics.val_accuracy.is_finite()
+            && history.iter().all(|m: &EpochMetrics| m.val_accuracy.is_nan() || metrics.val_accuracy > m.val_accuracy);
         let line = metrics.line(cfg.epochs);
         history.push(metrics);
         match run_dir::time_left(&history, cfg.epochs) {
@@ -176,6 +181,20 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     Ok(Outcome::Finished)
 }
 // ANCHOR_END: train
+
+/// The loss and accuracy on the validation images after epoch `epoch`. The
+/// fast recipe scores only after its last epoch (with its test-time
+/// augmentation): every other epoch's are NaN, written as `null`.
+fn validate(cfg: &TrainConfig, epoch: usize, model: &mut Model, data: &Prepared) -> (f64, f64) {
+    let tta = match &cfg.fast {
+        None => TestTimeAugmentation::None,
+        Some(fast) if epoch + 1 == cfg.epochs => fast.tta,
+        Some(_) => return (f64::NAN, f64::NAN),
+    };
+    let probs = predict(model, &data.val, &data.preprocessing, 256, tta);
+    let val = evaluate(&probs, &data.val.labels, &data.val.classes);
+    (val.loss, val.accuracy)
+}
 
 fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
     let bar = ProgressBar::new(steps as u64);

@@ -21,9 +21,11 @@ pub struct EpochMetrics {
     pub train_loss: f64,
     /// Training accuracy over the epoch.
     pub train_accuracy: f64,
-    /// Validation loss after the epoch.
+    /// Validation loss after the epoch (NaN, written `null`, when not measured).
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_loss: f64,
-    /// Validation accuracy after the epoch.
+    /// Validation accuracy after the epoch (NaN, written `null`, when not measured).
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_accuracy: f64,
     /// Learning rate at the end of the epoch.
     pub lr: f64,
@@ -33,16 +35,24 @@ pub struct EpochMetrics {
     pub images_per_sec: f64,
 }
 
+/// A number, or NaN where the JSON says `null` (how serde_json writes NaN).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 impl EpochMetrics {
     /// A one-line summary for the terminal.
     pub fn line(&self, epochs: usize) -> String {
+        let val = if self.val_accuracy.is_nan() {
+            "val (at the end)".to_string()
+        } else {
+            format!("val loss {:.4} acc {:5.1}%", self.val_loss, 100.0 * self.val_accuracy)
+        };
         format!(
-            "epoch {:>3}/{epochs}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}%  lr {:.2e}  {:.0}s ({:.0} img/s)",
+            "epoch {:>3}/{epochs}  train loss {:.4} acc {:5.1}%  {val}  lr {:.2e}  {:.0}s ({:.0} img/s)",
             self.epoch,
             self.train_loss,
             100.0 * self.train_accuracy,
-            self.val_loss,
-            100.0 * self.val_accuracy,
             self.lr,
             self.seconds,
             self.images_per_sec
@@ -174,7 +184,10 @@ impl RunDir {
 // ANCHOR: curves
 /// Loss and accuracy per epoch, training and validation, side by side.
 pub fn curves_image(history: &[EpochMetrics]) -> image::RgbImage {
-    let series = |f: fn(&EpochMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect::<Vec<_>>();
+    // epochs without a measurement (NaN) are left out
+    let series = |f: fn(&EpochMetrics) -> f64| {
+        history.iter().map(|m| (m.epoch as f64, f(m))).filter(|(_, v)| v.is_finite()).collect::<Vec<_>>()
+    };
     let loss = LinePlot::new("Loss", "epoch", "cross-entropy")
         .with("train", series(|m| m.train_loss))
         .with("validation", series(|m| m.val_loss));

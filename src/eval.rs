@@ -391,7 +391,11 @@ mod tests {
             assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
         }
         let e = "crop".parse::<TestTimeAugmentation>().unwrap_err();
-        assert!(e.message.contains("'crop'") && e.message.contains("none, flip, mirror or flip-translate"), "{}", e.message);
+        assert!(
+            e.message.contains("'crop'") && e.message.contains("none, flip, mirror or flip-translate"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

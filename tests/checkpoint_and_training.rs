@@ -182,10 +182,7 @@ fn tiny_config() -> TrainConfig {
 }
 
 fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
-    let (t, _) = checkpoint::read_tensors(path).unwrap();
-    let mut v: Vec<_> = t.into_iter().map(|(k, (_, d))| (k, d)).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+    common::checkpoint_weights(path)
 }
 
 #[test]

@@ -242,12 +242,7 @@ fn a_fast_run_measures_at_the_end_and_resumes_exactly() {
     let broken = RunDir::new(dir.join("broken"));
     assert_eq!(train::train(&cfg, &broken, false, &AtomicBool::new(true)).unwrap(), Outcome::Interrupted(0));
     assert_eq!(train::train(&cfg, &broken, true, &AtomicBool::new(false)).unwrap(), Outcome::Finished);
-    let weights = |run: &RunDir| {
-        let (t, _) = cnnlab::checkpoint::read_tensors(&run.path.join("last.safetensors")).unwrap();
-        let mut v: Vec<_> = t.into_iter().map(|(k, (_, d))| (k, d)).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
+    let weights = |run: &RunDir| common::checkpoint_weights(&run.path.join("last.safetensors"));
     assert_eq!(weights(&straight), weights(&broken));
     assert_eq!(broken.metrics().unwrap()[1].val_accuracy, metrics[1].val_accuracy);
 }

@@ -75,3 +75,11 @@ pub fn tiny_run(dir: &std::path::Path, model: &str) -> String {
     assert_eq!(code, 0, "training failed: {stderr}");
     run
 }
+
+/// Every tensor of a checkpoint file by name, sorted: for comparing runs bit for bit.
+pub fn checkpoint_weights(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    let (t, _) = cnnlab::checkpoint::read_tensors(path).unwrap();
+    let mut v: Vec<_> = t.into_iter().map(|(k, (_, d))| (k, d)).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}

@@ -31,14 +31,16 @@ pub fn perceive_train(args: super::perceive::TrainArgs) -> Result<i32> {
 /// The run's configuration: the recipe's (`--recipe fast94`) or the plain
 /// defaults, with every option given on the command line applied on top.
 fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
+    // an option that differs from the recipe's own value was given on the command line
+    let recipe = train::fast::FastRecipe::default();
     let recipe_only = [
         (args.no_whiten, "--no-whiten"),
         (args.no_dirac, "--no-dirac"),
         (args.no_lookahead, "--no-lookahead"),
-        (args.whiten_bias_epochs != 3, "--whiten-bias-epochs"),
-        (args.momentum != 0.85, "--momentum"),
-        (args.bn_bias_lr_scale != 64.0, "--bn-bias-lr-scale"),
-        (args.tta != TestTimeAugmentation::FlipTranslate, "--tta"),
+        (args.whiten_bias_epochs != recipe.whiten_bias_epochs, "--whiten-bias-epochs"),
+        (args.momentum != recipe.momentum, "--momentum"),
+        (args.bn_bias_lr_scale != recipe.bn_bias_lr_scale, "--bn-bias-lr-scale"),
+        (args.tta != recipe.tta, "--tta"),
     ];
     if let (None, Some((_, flag))) = (&args.recipe, recipe_only.iter().find(|(given, _)| *given)) {
         return Err(Error::msg(format!("{flag} belongs to a recipe: add --recipe fast94")));

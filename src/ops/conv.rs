@@ -125,11 +125,23 @@ fn images_per_chunk(g: &Geometry) -> usize {
 /// Forward pass for `count` images (`x` holds them one after another): for
 /// each group, cols = [im2col(x₁) | … | im2col(x_count)] side by side and
 /// Y = W_g · cols, whose columns i·P … (i+1)·P are image i's output.
-fn forward_images<E: Element>(x: &[E], count: usize, weight: &[E], g: &Geometry, cols: &mut [E], y: &mut [E]) {
+/// `y_wide` is scratch for the side-by-side output (grown as needed, reused across calls).
+#[allow(clippy::too_many_arguments)]
+fn forward_images<E: Element>(
+    x: &[E],
+    count: usize,
+    weight: &[E],
+    g: &Geometry,
+    cols: &mut [E],
+    y_wide: &mut Vec<E>,
+    y: &mut [E],
+) {
     let groups = g.cfg.groups;
     let (c_in_g, c_out_g) = (g.c_in / groups, g.c_out / groups);
     let (k, p, width) = (g.col_rows(), g.out_pixels(), count * g.out_pixels());
-    let mut y_wide = vec![E::ZERO; if count > 1 { c_out_g * width } else { 0 }];
+    if count > 1 {
+        y_wide.resize(c_out_g * width, E::ZERO);
+    }
     for grp in 0..groups {
         for i in 0..count {
             let x_g = &x[i * g.in_image() + grp * c_in_g * g.h * g.w..][..c_in_g * g.h * g.w];
@@ -142,8 +154,15 @@ fn forward_images<E: Element>(x: &[E], count: usize, weight: &[E], g: &Geometry,
             gemm(E::ONE, MatRef::rows(w_g, k), MatRef::rows(cols, p), E::ZERO, y_g, (c_out_g, k, p));
             continue;
         }
-        gemm(E::ONE, MatRef::rows(w_g, k), MatRef::rows(cols, width), E::ZERO, &mut y_wide, (c_out_g, k, width));
-        for (o, row) in y_wide.chunks_exact(width).enumerate() {
+        gemm(
+            E::ONE,
+            MatRef::rows(w_g, k),
+            MatRef::rows(cols, width),
+            E::ZERO,
+            &mut y_wide[..c_out_g * width],
+            (c_out_g, k, width),
+        );
+        for (o, row) in y_wide[..c_out_g * width].chunks_exact(width).enumerate() {
             for (i, image_row) in row.chunks_exact(p).enumerate() {
                 y[i * g.out_image() + (grp * c_out_g + o) * p..][..p].copy_from_slice(image_row);
             }
@@ -164,6 +183,7 @@ fn backward_images<E: Element>(
     dy: &[E],
     g: &Geometry,
     cols: &mut [E],
+    dy_wide: &mut Vec<E>,
     dweight: Option<&mut [E]>,
     dx: Option<&mut [E]>,
 ) {
@@ -172,7 +192,8 @@ fn backward_images<E: Element>(
     let (k, p, plane) = (g.col_rows(), g.out_pixels(), g.h * g.w);
     let width = count * p;
     let (mut dweight, mut dx) = (dweight, dx);
-    let mut dy_wide = vec![E::ZERO; c_out_g * width];
+    dy_wide.resize(c_out_g * width, E::ZERO);
+    let dy_wide = &mut dy_wide[..c_out_g * width];
     for grp in 0..groups {
         for (o, row) in dy_wide.chunks_exact_mut(width).enumerate() {
             for (i, image_row) in row.chunks_exact_mut(p).enumerate() {
@@ -186,12 +207,12 @@ fn backward_images<E: Element>(
                 im2col(&x[i * g.in_image() + grp * c_in_g * plane..][..c_in_g * plane], g, &mut cols[i * p..], width);
             }
             let dw_g = &mut dw[w_range.clone()];
-            gemm(E::ONE, MatRef::rows(&dy_wide, width), MatRef::rows_t(cols, width), E::ONE, dw_g, (c_out_g, width, k));
+            gemm(E::ONE, MatRef::rows(dy_wide, width), MatRef::rows_t(cols, width), E::ONE, dw_g, (c_out_g, width, k));
         }
         if let Some(dx) = dx.as_deref_mut() {
             // ∂cols = W_gᵀ (k × c_out_g) · ∂L/∂Y_g (c_out_g × width), then col2im image by image
             let w_g = MatRef::rows_t(&weight[w_range], k);
-            gemm(E::ONE, w_g, MatRef::rows(&dy_wide, width), E::ZERO, cols, (k, c_out_g, width));
+            gemm(E::ONE, w_g, MatRef::rows(dy_wide, width), E::ZERO, cols, (k, c_out_g, width));
             for i in 0..count {
                 col2im(&cols[i * p..], g, &mut dx[i * g.in_image() + grp * c_in_g * plane..][..c_in_g * plane], width);
             }
@@ -305,16 +326,16 @@ pub(super) fn conv2d_forward<E: Element>(
     let packed = packed_path::<E>(g).then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g))).flatten();
     let per_task = if packed.is_some() { 1 } else { images_per_gemm(g) };
     let scratch = || match packed {
-        Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![]),
-        None => (None, vec![E::ZERO; g.col_rows() * per_task * g.out_pixels()]),
+        Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![], vec![]),
+        None => (None, vec![E::ZERO; g.col_rows() * per_task * g.out_pixels()], vec![]),
     };
     let (in_img, out_img) = (g.in_image(), g.out_image());
-    super::zeroed_chunks(g.n * out_img, per_task * out_img, scratch, |(image, cols), task, y_t| {
+    super::zeroed_chunks(g.n * out_img, per_task * out_img, scratch, |(image, cols, y_wide), task, y_t| {
         let (first, count) = (task * per_task, y_t.len() / out_img);
         let x_t = &x[first * in_img..(first + count) * in_img];
         match (&packed, image, as_f32(x_t), as_f32_mut(y_t)) {
             (Some(w), Some(image), Some(x_n), Some(y_n)) => conv_packed::forward_image(x_n, w, g, image, y_n),
-            _ => forward_images(x_t, count, &weight.data, g, cols, y_t),
+            _ => forward_images(x_t, count, &weight.data, g, cols, y_wide, y_t),
         }
         for (i, y_n) in y_t.chunks_exact_mut(out_img).enumerate() {
             let n = first + i;
@@ -376,7 +397,7 @@ pub(super) fn conv2d_backward<E: Element>(
     let cols_len = if need_dx || !packed_dw { g.col_rows() * per_gemm * g.out_pixels() } else { 0 };
     let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
         let mut dweight = vec![E::ZERO; if need_dw { weight.len() } else { 0 }];
-        let mut cols = vec![E::ZERO; cols_len];
+        let (mut cols, mut dy_wide) = (vec![E::ZERO; cols_len], Vec::new());
         let mut packed = packed_dw.then(|| conv_packed::WeightGrad::new(g));
         let (first, last) = (chunk * per_chunk, ((chunk + 1) * per_chunk).min(g.n));
         for start in (first..last).step_by(per_gemm) {
@@ -391,7 +412,7 @@ pub(super) fn conv2d_backward<E: Element>(
             }
             let dw = (need_dw && !packed_dw).then_some(&mut dweight[..]);
             if dw.is_some() || dx_s.is_some() {
-                backward_images(x_s, count, weight, dy_s, g, &mut cols, dw, dx_s);
+                backward_images(x_s, count, weight, dy_s, g, &mut cols, &mut dy_wide, dw, dx_s);
             }
         }
         if let (Some(packed), Some(dw)) = (packed, as_f32_mut(&mut dweight)) {

@@ -1,12 +1,12 @@
 //! Chapter "Reverse-mode autodiff": the gradient store, a hand-written op, and the gradient check.
 //!
-//! Run: cargo run --release --example 02_autodiff
-//! Writes book/src/figures/finite_difference_error.png.
+//! Run: cargo run --release --example 02_autodiff [-- --book]
+//! Writes finite_difference_error.png to target/figures (book/src/figures with --book).
 
 use cnnlab::gradcheck::{gradcheck, GradcheckConfig};
+use cnnlab::io::figures_dir;
 use cnnlab::viz::plot::LinePlot;
 use cnnlab::{Element, Tensor};
-use std::path::Path;
 
 // ANCHOR: softplus
 /// softplus(x) = ln(1 + eˣ), whose derivative is the logistic function σ(x).
@@ -66,7 +66,7 @@ fn main() {
         .with("f32", curve(true))
         .with("f64", curve(false));
     (plot.log_x, plot.log_y) = (true, true);
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/finite_difference_error.png");
+    let out = figures_dir().join("finite_difference_error.png");
     cnnlab::io::save_png(&out, &plot.render(640, 400)).expect("write figure");
     println!("wrote {}", out.display());
 }

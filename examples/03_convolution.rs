@@ -1,11 +1,11 @@
 //! Chapter "Convolution and pooling": hand-made filters on a synthetic image.
 //!
-//! Run: cargo run --release --example 03_convolution
-//! Writes book/src/figures/convolution.png.
+//! Run: cargo run --release --example 03_convolution [-- --book]
+//! Writes convolution.png to target/figures (book/src/figures with --book).
 
+use cnnlab::io::figures_dir;
 use cnnlab::viz::{gray_image, labelled_row};
 use cnnlab::{Conv2dConfig, Pool2dConfig, Tensor};
-use std::path::Path;
 
 /// A 48x48 grey image with a bright disc and a darker square.
 fn scene() -> Tensor {
@@ -64,7 +64,7 @@ fn main() {
         (plane(&strided, 0), "stride 2"),
     ];
     let refs: Vec<_> = panels.iter().map(|(i, c)| (i, *c)).collect();
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/convolution.png");
+    let out = figures_dir().join("convolution.png");
     cnnlab::io::save_png(&out, &labelled_row(&refs, 10)).expect("write figure");
     println!("wrote {}", out.display());
 }

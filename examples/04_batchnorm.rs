@@ -1,14 +1,14 @@
 //! Chapter "Batch normalization": train vs eval, running averages, folding.
 //!
-//! Run: cargo run --release --example 04_batchnorm
-//! Writes book/src/figures/batchnorm_running_stats.png.
+//! Run: cargo run --release --example 04_batchnorm [-- --book]
+//! Writes batchnorm_running_stats.png to target/figures (book/src/figures with --book).
 
+use cnnlab::io::figures_dir;
 use cnnlab::nn::{fold_batchnorm, BatchNorm, Conv2d, Module, Sequential};
 use cnnlab::viz::plot::LinePlot;
 use cnnlab::{no_grad, Conv2dConfig, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::path::Path;
 
 fn main() {
     let mut rng = StdRng::seed_from_u64(0);
@@ -59,7 +59,7 @@ fn main() {
         .with("running var", var_curve)
         .with("true mean 3", vec![(1.0, 3.0), (60.0, 3.0)])
         .with("true var 4", vec![(1.0, 4.0), (60.0, 4.0)]);
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/batchnorm_running_stats.png");
+    let out = figures_dir().join("batchnorm_running_stats.png");
     cnnlab::io::save_png(&out, &plot.render(640, 400)).expect("write figure");
     println!("wrote {}", out.display());
 }

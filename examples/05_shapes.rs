@@ -1,12 +1,12 @@
 //! Chapter "The shapes dataset": generates images and draws a grid with their boxes and keypoints.
 //!
-//! Run: cargo run --release --example 05_shapes
-//! Writes book/src/figures/shapes_grid.png.
+//! Run: cargo run --release --example 05_shapes [-- --book]
+//! Writes shapes_grid.png to target/figures (book/src/figures with --book).
 
 use cnnlab::data::shapes::{generate, ShapesConfig};
+use cnnlab::io::figures_dir;
 use cnnlab::viz::{draw_box, Canvas};
 use image::{Rgb, RgbImage};
-use std::path::Path;
 use std::time::Instant;
 
 fn main() {
@@ -40,7 +40,7 @@ fn main() {
         image::imageops::replace(&mut canvas.image, &img, x as i64, 4);
         canvas.text(x as i32, (s * scale + 10) as i32, name, 1, Rgb([0, 0, 0]));
     }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/shapes_grid.png");
+    let out = figures_dir().join("shapes_grid.png");
     cnnlab::io::save_png(&out, &canvas.image).expect("write figure");
     println!("wrote {}", out.display());
 }

@@ -1,12 +1,12 @@
 //! Chapter "Preprocessing": the three normalisations, fitted on the training split only.
 //!
-//! Run: cargo run --release --example 06_preprocessing -- [shapes|cifar10|PATH]
-//! Writes book/src/figures/preprocessing.png.
+//! Run: cargo run --release --example 06_preprocessing -- [shapes|cifar10|PATH] [--book]
+//! Writes preprocessing.png to target/figures (book/src/figures with --book).
 
 use cnnlab::data::preprocess::{Normalization, Preprocessing};
+use cnnlab::io::figures_dir;
 use cnnlab::viz::{gray_image, labelled_row};
 use image::{Rgb, RgbImage};
-use std::path::Path;
 
 /// CHW values shown as an RGB picture, each channel stretched to its own min..max.
 fn picture(values: &[f32], h: usize, w: usize, scale: u32) -> RgbImage {
@@ -26,7 +26,7 @@ fn picture(values: &[f32], h: usize, w: usize, scale: u32) -> RgbImage {
 }
 
 fn main() -> Result<(), cnnlab::io::Error> {
-    let spec = std::env::args().nth(1).unwrap_or_else(|| "shapes".into()).parse()?;
+    let spec = std::env::args().skip(1).find(|a| a != "--book").unwrap_or_else(|| "shapes".into()).parse()?;
     let splits = cnnlab::data::load(&spec, 0)?;
     let [_, h, w] = splits.train.shape;
     println!("{spec}: {} training images of {:?}", splits.train.len(), splits.train.shape);
@@ -53,7 +53,7 @@ fn main() -> Result<(), cnnlab::io::Error> {
         panels.push((picture(&normalised, h, w, 4), format!("{mode:?}").replace("Channel", "ch.")));
     }
     let refs: Vec<_> = panels.iter().map(|(i, c)| (i, c.as_str())).collect();
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/preprocessing.png");
+    let out = figures_dir().join("preprocessing.png");
     cnnlab::io::save_png(&out, &labelled_row(&refs, 10))?;
     println!("wrote {}", out.display());
     Ok(())

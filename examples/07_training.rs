@@ -1,19 +1,19 @@
 //! Chapter "Training a CNN": learning-rate schedules and augmentation, drawn.
 //!
-//! Run: cargo run --release --example 07_training
-//! Writes book/src/figures/lr_schedules.png and book/src/figures/augmentation.png.
+//! Run: cargo run --release --example 07_training [-- --book]
+//! Writes lr_schedules.png and augmentation.png to target/figures (book/src/figures with --book).
 
 use cnnlab::data::augment::Augment;
 use cnnlab::data::preprocess::{Normalization, Preprocessing};
 use cnnlab::data::shapes::{generate, ShapesConfig};
+use cnnlab::io::figures_dir;
 use cnnlab::optim::LrSchedule;
 use cnnlab::viz::labelled_row;
 use cnnlab::viz::plot::LinePlot;
 use image::{Rgb, RgbImage};
-use std::path::Path;
 
 fn main() -> Result<(), cnnlab::io::Error> {
-    let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
+    let figures = figures_dir();
     // ANCHOR: schedules
     let (base, total) = (0.1, 1000);
     let schedules = [

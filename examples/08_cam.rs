@@ -1,21 +1,22 @@
 //! Chapters "GAP and CAM", "Weakly supervised localization" and "Limitations of saliency".
 //!
-//! Run: cargo run --release --example 08_cam
+//! Run: cargo run --release --example 08_cam [-- --book]
 //! Trains smallcnn and smallcnn-gmp on shapes (about 2 minutes each, once;
-//! kept in target/book-runs), then writes book/src/figures/cam_pipeline.png,
-//! gap_vs_gmp.png and limitations.png, and prints the numbers the chapters quote.
+//! kept in target/book-runs), then writes cam_pipeline.png, gap_vs_gmp.png
+//! and limitations.png to target/figures (book/src/figures with --book) and
+//! prints the numbers the chapters quote.
 
 use cnnlab::explain::cam::{cam, cam_head};
 use cnnlab::explain::gradcam::gradcam;
 use cnnlab::explain::{Map, Method, Options, Target};
-use cnnlab::io::{save_png, Result};
+use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::localize::{box_from_map, localize, LocalizeOptions};
 use cnnlab::train::{self, batches::make_batch, Prepared, TrainConfig};
 use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
 use cnnlab::viz::{gray_image, labelled_row};
 use cnnlab::{models::Model, nn::Module};
 use image::RgbImage;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The demo's training recipe for `model`, run once into target/book-runs.
 fn trained(model: &str) -> Result<(Model, Prepared)> {
@@ -28,7 +29,7 @@ fn big(img: &RgbImage) -> RgbImage {
 }
 
 fn main() -> Result<()> {
-    let figures: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
+    let figures = figures_dir();
     let (mut model, data) = trained("smallcnn")?;
     let test = &data.test;
     let pre = &data.preprocessing;

@@ -1,16 +1,17 @@
 //! Chapters "Grad-CAM and its descendants", "Augmented Grad-CAM" and "RISE and perturbation methods".
 //!
-//! Run: cargo run --release --example 09_gradcam_family
+//! Run: cargo run --release --example 09_gradcam_family [-- --book]
 //! Uses the smallcnn of example 08 (trains it if missing), writes
-//! book/src/figures/methods_grid.png, augmented_convergence.png,
-//! augmented_vs_bilinear.png, rise_masks.png and deletion_insertion.png.
+//! methods_grid.png, augmented_convergence.png, augmented_vs_bilinear.png,
+//! rise_masks.png and deletion_insertion.png to target/figures
+//! (book/src/figures with --book).
 
 use cnnlab::explain::augmented::augmented_gradcam;
 use cnnlab::explain::capture::frozen;
 use cnnlab::explain::grid::{explanation_grids, stack};
 use cnnlab::explain::rise::masks;
 use cnnlab::explain::{explain, AugmentedOptions, Method, Options, RiseOptions, Target};
-use cnnlab::io::{save_png, Result};
+use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::localize::{calibrate_threshold, deletion_insertion, LocalizeOptions};
 use cnnlab::train::{self, batches::make_batch, TrainConfig};
 use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
@@ -20,7 +21,7 @@ use std::path::Path;
 
 fn main() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let figures = root.join("book/src/figures");
+    let figures = figures_dir();
     let cfg = TrainConfig::demo();
     let (mut model, data) = train::trained(&cfg, &root.join("target/book-runs/smallcnn"))?;
     let (test, pre) = (&data.test, &data.preprocessing);

@@ -1,27 +1,28 @@
 //! Chapter "Where the time goes": throughput of smallcnn at batch 1, 8, 32, 128 on 1 and 2 threads.
 //!
-//! Run on a quiet machine: cargo run --release --example 10_performance
-//! Writes book/src/figures/throughput.png (batch on a log axis) and prints the table the chapter quotes.
+//! Run on a quiet machine: cargo run --release --example 10_performance [-- --book]
+//! Writes throughput.png (batch on a log axis) to target/figures (book/src/figures
+//! with --book) and prints the table the chapter quotes.
 //! With `-- layers`: the per-layer convolution table instead (forward, ∂L/∂W, ∂L/∂x of smallcnn's six
 //! convolutions at batch 128; run it once more with CNNLAB_NO_PACKED=1 for the im2col column);
 //! `-- layers resnet20`: the same for ResNet-20's six kinds of convolution.
 
 use cnnlab::bench;
+use cnnlab::io::figures_dir;
 use cnnlab::models::Arch;
 use cnnlab::viz::plot::LinePlot;
 use cnnlab::{Conv2dConfig, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
-use std::path::Path;
 use std::time::Instant;
 
 fn main() -> Result<(), cnnlab::io::Error> {
     cnnlab::alloc::tune_allocator(); // as the cnnlab tool does
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--book").collect();
     if args.first().map(String::as_str) == Some("layers") {
         layer_table(args.get(1).map(String::as_str) == Some("resnet20"));
         return Ok(());
     }
-    let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
+    let figures = figures_dir();
     let batches = [1, 8, 32, 128];
     let mut plot = LinePlot::new("smallcnn on CIFAR-sized input", "images per batch", "images per second");
     plot.log_x = true;

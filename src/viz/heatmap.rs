@@ -81,6 +81,20 @@ pub fn overlay(image: &RgbImage, map: &Map, colormap: Colormap, alpha: f32, scal
 }
 // ANCHOR_END: overlay
 
+/// A vertical colour bar `height` pixels tall, `top` at the top (colour 1)
+/// and `bottom` at the bottom (colour 0), its labels written beside it.
+pub fn colour_bar(colormap: Colormap, height: u32, bottom: &str, top: &str) -> RgbImage {
+    let label_w = super::Canvas::text_width(bottom, 1).max(super::Canvas::text_width(top, 1)) as u32;
+    let mut canvas = super::Canvas::new(14 + label_w + 2, height.max(2) + 8);
+    let h = height.max(2) as i32;
+    for t in 0..h {
+        canvas.fill_rect(0, 4 + t, 10, 1, colormap.color(1.0 - t as f32 / (h - 1) as f32));
+    }
+    canvas.text(14, 2, top, 1, Rgb([0, 0, 0]));
+    canvas.text(14, h - 4, bottom, 1, Rgb([0, 0, 0]));
+    canvas.image
+}
+
 /// Colour of the box found from a map.
 pub const FOUND_BOX: Rgb<u8> = Rgb([255, 0, 255]);
 /// Colour of the ground-truth box.

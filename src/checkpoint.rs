@@ -75,7 +75,25 @@ pub fn write_tensors(
     });
     let encoded = safetensors::tensor::serialize(views.collect::<Vec<_>>(), Some(meta))
         .map_err(|e| Error::file(path, format!("cannot encode safetensors: {e}")))?;
+    let encoded = with_sorted_header(encoded);
     write_atomic(path, |w| w.write_all(&encoded))
+}
+
+/// The safetensors bytes with the JSON header's keys in sorted order. The
+/// metadata is a `HashMap`, whose order changes from one map to the next:
+/// sorting makes equal tensors and metadata equal files, byte for byte. The
+/// header is a u64 length, then JSON padded with spaces to a multiple of 8.
+fn with_sorted_header(encoded: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(encoded[..8].try_into().expect("8 bytes")) as usize;
+    // serde_json's maps are BTreeMaps (no preserve_order feature): parsing sorts the keys
+    let header: serde_json::Value = serde_json::from_slice(&encoded[8..8 + n]).expect("safetensors writes JSON");
+    let mut text = serde_json::to_vec(&header).expect("JSON values serialise");
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + encoded.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&encoded[8 + n..]);
+    out
 }
 
 /// Reads every tensor (f32, f64, i64 or i32, converted to f32) and the metadata of a safetensors file.
@@ -127,12 +145,16 @@ pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Checkpo
     };
     let bad = |key: &str, e: String| Error::file(path, format!("metadata '{key}' is malformed: {e}"));
     let arch: Arch = get("cnnlab.architecture")?.parse().map_err(|e: Error| bad("cnnlab.architecture", e.message))?;
-    let dims: Vec<usize> = get("cnnlab.input")?.split('x').map(|d| d.parse().unwrap_or(0)).collect();
-    let input: [usize; 3] = dims.try_into().map_err(|_| bad("cnnlab.input", "expected CxHxW".into()))?;
+    let text = get("cnnlab.input")?;
+    let expected = || bad("cnnlab.input", format!("'{text}' is not CxHxW with three positive whole numbers"));
+    let dims: Vec<usize> =
+        text.split('x').map(|d| d.parse().ok().filter(|&d| d > 0)).collect::<Option<_>>().ok_or_else(expected)?;
+    let input: [usize; 3] = dims.try_into().map_err(|_| expected())?;
     let classes: Vec<String> =
         serde_json::from_str(get("cnnlab.classes")?).map_err(|e| bad("cnnlab.classes", e.to_string()))?;
-    let preprocessing =
+    let preprocessing: Preprocessing =
         serde_json::from_str(get("cnnlab.preprocessing")?).map_err(|e| bad("cnnlab.preprocessing", e.to_string()))?;
+    preprocessing.check(input).map_err(|e| bad("cnnlab.preprocessing", e))?;
     let number = |key: &str| -> Result<usize> {
         get(key)?.parse().map_err(|e: std::num::ParseIntError| bad(key, e.to_string()))
     };
@@ -177,6 +199,14 @@ pub fn load_state(path: &Path, model: &mut dyn Module, mut tensors: NamedTensors
             Some((shape, _)) if shape != t.shape() => {
                 problem =
                     Some(format!("tensor '{name}' has shape {shape:?} in the file but {:?} in the model", t.shape()))
+            }
+            Some((_, values)) if values.iter().any(|v| !v.is_finite()) => {
+                let bad = values.iter().filter(|v| !v.is_finite()).count();
+                problem = Some(format!(
+                    "tensor '{name}' holds {bad} non-finite values (NaN or infinity) of {}: \
+                     the training that wrote it diverged",
+                    values.len()
+                ))
             }
             Some((_, values)) => t.data_mut().copy_from_slice(&values),
         }

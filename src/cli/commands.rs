@@ -2,6 +2,7 @@
 
 use super::TrainArgs;
 use cnnlab::data::augment::Augment;
+use cnnlab::data::preprocess::Normalization;
 use cnnlab::eval::{evaluate, predict, roc_image, Evaluation, TestTimeAugmentation};
 use cnnlab::io::{save_png, write_atomic, Error, Result};
 use cnnlab::models::Arch;
@@ -100,10 +101,51 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
+/// The first training option other than --epochs, --out and --resume given
+/// on the command line (a value other than the default).
+fn set_on_the_command_line(args: &TrainArgs) -> Option<&'static str> {
+    let recipe = train::fast::FastRecipe::default();
+    let given = [
+        (args.recipe.is_some(), "--recipe"),
+        (args.data.is_some(), "--data"),
+        (args.model.is_some(), "--model"),
+        (args.batch.is_some(), "--batch"),
+        (args.lr.is_some(), "--lr"),
+        (args.optimizer.is_some(), "--optimizer"),
+        (args.weight_decay.is_some(), "--weight-decay"),
+        (args.schedule.is_some(), "--schedule"),
+        (args.label_smoothing.is_some(), "--label-smoothing"),
+        (args.normalization != Normalization::ChannelMeanStd, "--normalization"),
+        (args.crop_padding != 0, "--crop-padding"),
+        (args.flip.is_some(), "--flip"),
+        (args.translate.is_some(), "--translate"),
+        (args.border.is_some(), "--border"),
+        (args.cutout != 0, "--cutout"),
+        (args.seed != 0, "--seed"),
+        (args.limit.is_some(), "--limit"),
+        (args.val.is_some(), "--val"),
+        (args.no_whiten, "--no-whiten"),
+        (args.whiten_bias_epochs != recipe.whiten_bias_epochs, "--whiten-bias-epochs"),
+        (args.no_dirac, "--no-dirac"),
+        (args.no_lookahead, "--no-lookahead"),
+        (args.momentum != recipe.momentum, "--momentum"),
+        (args.bn_bias_lr_scale != recipe.bn_bias_lr_scale, "--bn-bias-lr-scale"),
+        (args.tta != recipe.tta, "--tta"),
+    ];
+    given.iter().find(|(set, _)| *set).map(|(_, flag)| *flag)
+}
+
 /// `cnnlab train`.
 pub fn train(args: TrainArgs) -> Result<i32> {
     let run = RunDir::new(&args.out);
     let cfg = if args.resume {
+        if let Some(flag) = set_on_the_command_line(&args) {
+            return Err(Error::msg(format!(
+                "{flag} with --resume: a resumed run continues with the settings in {} \
+                 (only --epochs may extend it); start a new run with --out to change them",
+                run.path.join("config.json").display()
+            )));
+        }
         let mut saved = run.config()?;
         saved.epochs = saved.epochs.max(args.epochs.unwrap_or(0)); // resuming may extend a run
         saved

@@ -10,6 +10,22 @@ pub fn is_tar_gz(path: &Path) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
+/// The largest member read: far above any CIFAR-10 batch (30 MB) or image,
+/// far below what would exhaust memory. A header claiming more is refused
+/// before anything is allocated.
+pub const MAX_MEMBER_BYTES: u64 = 1 << 30;
+
+/// An error message from a decoder, fit to print: a corrupt header can put
+/// raw bytes into it, which are shown as escapes (and the text cut short).
+fn printable(e: &std::io::Error) -> String {
+    let text: String = e.to_string().chars().flat_map(char::escape_default).collect();
+    if text.len() > 200 {
+        format!("{}…", &text[..200]) // escape_default leaves only ASCII
+    } else {
+        text
+    }
+}
+
 /// Calls `f(member name, read the member's bytes)` for each regular file of
 /// the archive, in archive order, until `f` returns `Ok(false)`. The bytes
 /// are read only when `f` calls the reader it is given.
@@ -19,7 +35,7 @@ pub fn for_each_member(
 ) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
-    let corrupt = |e: std::io::Error| Error::file(path, format!("not a readable .tar.gz archive ({e})"));
+    let corrupt = |e: std::io::Error| Error::file(path, format!("not a readable .tar.gz archive ({})", printable(&e)));
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         if !entry.header().entry_type().is_file() {
@@ -27,10 +43,16 @@ pub fn for_each_member(
         }
         let name = entry.path().map_err(corrupt)?.to_string_lossy().into_owned();
         let mut read = || {
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            let size = entry.size();
+            if size > MAX_MEMBER_BYTES {
+                let why =
+                    format!("member {name} claims {size} bytes, more than the {MAX_MEMBER_BYTES} this reader accepts");
+                return Err(Error::file(path, why));
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
             entry
                 .read_to_end(&mut bytes)
-                .map_err(|e| Error::file(path, format!("member {name}: truncated or corrupt ({e})")))?;
+                .map_err(|e| Error::file(path, format!("member {name}: truncated or corrupt ({})", printable(&e))))?;
             Ok(bytes)
         };
         if !f(&name.clone(), &mut read)? {

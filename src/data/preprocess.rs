@@ -50,6 +50,28 @@ pub struct Preprocessing {
 }
 
 impl Preprocessing {
+    /// Checks statistics read from outside (a checkpoint's metadata) against
+    /// the model's input `[c, h, w]`: the shape, one mean per channel (per
+    /// value for the mean image), one positive finite std per channel.
+    pub fn check(&self, input: [usize; 3]) -> std::result::Result<(), String> {
+        let [c, h, w] = input;
+        let means = if self.mode == Normalization::MeanImage { c * h * w } else { c };
+        if self.shape != input {
+            return Err(format!("shape {:?} differs from the model's input {input:?}", self.shape));
+        }
+        if self.mean.len() != means || self.std.len() != c {
+            return Err(format!(
+                "{} means and {} stds for {c} channels (expected {means} and {c})",
+                self.mean.len(),
+                self.std.len()
+            ));
+        }
+        if self.mean.iter().any(|m| !m.is_finite()) || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err("means must be finite and stds finite and positive".into());
+        }
+        Ok(())
+    }
+
     // ANCHOR: fit
     /// Fits the statistics on a training split (pixels scaled to [0, 1]).
     pub fn fit(mode: Normalization, train: &Dataset) -> Self {

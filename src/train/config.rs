@@ -107,10 +107,23 @@ impl TrainConfig {
     }
 
     /// Checks the options that depend on the images, known once the data is loaded.
-    pub fn validate_for_images(&self, [_, h, w]: [usize; 3]) -> Result<()> {
+    pub fn validate_for_images(&self, [_, h, w]: [usize; 3], images: usize) -> Result<()> {
         if self.augment.cutout > h.max(w) {
             let why = format!("{} is larger than the {h}x{w} training images", self.augment.cutout);
             return Err(Error::msg(format!("--cutout: {why}")));
+        }
+        for (flag, shift) in [("--crop-padding", self.augment.crop_padding), ("--translate", self.augment.translate)] {
+            if shift >= h.min(w) {
+                return Err(Error::msg(format!(
+                    "{flag}: a shift of {shift} pixels would move a {h}x{w} training image entirely out of view"
+                )));
+            }
+        }
+        if images < 2 {
+            return Err(Error::msg(format!(
+                "{images} training image(s) left (after --limit and --val): BatchNorm needs batches of at least 2, \
+                 so no step could be taken"
+            )));
         }
         Ok(())
     }

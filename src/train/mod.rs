@@ -69,7 +69,7 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -> Result<Outcome> {
     cfg.validate()?;
     let data = prepare(cfg)?;
-    cfg.validate_for_images(data.train.shape)?;
+    cfg.validate_for_images(data.train.shape, data.train.len())?;
     let [c, h, w] = data.train.shape;
     let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
     if let Some(fast) = &cfg.fast {
@@ -129,6 +129,10 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             let (x, labels) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
             let logits = model.forward(&x);
             let loss = logits.cross_entropy(&labels, cfg.label_smoothing);
+            if !loss.item().is_finite() {
+                bar.abandon_with_message("diverged");
+                return Err(diverged(cfg, epoch, step, &format!("the training loss is {}", loss.item())));
+            }
             let grads = loss.backward();
             totals.loss_sum += loss.item() as f64 * idx.len() as f64;
             totals.seen += idx.len();
@@ -148,6 +152,9 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             }
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
+                if let Some(name) = non_finite_tensor(&mut model) {
+                    return Err(diverged(cfg, epoch, step, &format!("tensor '{name}' holds NaN or infinity")));
+                }
                 let so_far = EpochSoFar { seconds: epoch_seconds(), ..totals };
                 run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, so_far, ..meta.clone() })?;
                 return Ok(Outcome::Interrupted(epoch));
@@ -176,11 +183,42 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             Some(left) => println!("{line}  {left}"),
             None => println!("{line}"),
         }
+        if let Some(name) = non_finite_tensor(&mut model) {
+            return Err(diverged(cfg, epoch, steps_per_epoch - 1, &format!("tensor '{name}' holds NaN or infinity")));
+        }
         run.record_epoch(&mut model, opt.as_ref(), &meta, &history, best)?;
     }
     Ok(Outcome::Finished)
 }
 // ANCHOR_END: train
+
+/// The error that stops a diverged training: where, what, and that nothing
+/// of the epoch was saved (a NaN never becomes a checkpoint).
+fn diverged(cfg: &TrainConfig, epoch: usize, step: usize, what: &str) -> Error {
+    let kept = match epoch {
+        0 => "no checkpoint was written".to_string(),
+        e => format!("last.safetensors still holds epoch {e}"),
+    };
+    let lr = if (1e-4..1e6).contains(&cfg.lr.abs()) { format!("{}", cfg.lr) } else { format!("{:e}", cfg.lr) };
+    Error::msg(format!(
+        "training diverged at epoch {}/{}, step {}: {what}. The learning rate is probably too high \
+         (--lr {lr}); nothing of this epoch was saved ({kept})",
+        epoch + 1,
+        cfg.epochs,
+        step + 1,
+    ))
+}
+
+/// The name of the first state tensor of `model` that holds a NaN or an infinity.
+fn non_finite_tensor(model: &mut Model) -> Option<String> {
+    let mut found = None;
+    model.visit_state("", &mut |name, t, _| {
+        if found.is_none() && t.data().iter().any(|v| !v.is_finite()) {
+            found = Some(name.to_string());
+        }
+    });
+    found
+}
 
 /// The loss and accuracy on the validation images after epoch `epoch`. The
 /// fast recipe scores only after its last epoch (with its test-time

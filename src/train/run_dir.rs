@@ -5,12 +5,52 @@ use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
 use crate::io::{save_png, write_atomic, Error, Result};
 use crate::models::Model;
-use crate::nn::StateKind;
+use crate::nn::{Module, StateKind};
 use crate::optim::Optimizer;
 use crate::viz::plot::LinePlot;
 use crate::viz::Canvas;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// Checks optimiser state read from `path` against the model before it is
+/// used: finite values, and every buffer named after a model tensor
+/// (`velocity/3.weight`, `lookahead/3.weight`) of that tensor's length, or
+/// of one value for Adam's step counts (`t/3.weight`).
+fn check_optimizer_state(path: &Path, state: &checkpoint::NamedTensors, model: &mut Model) -> Result<()> {
+    let mut sizes = HashMap::new();
+    model.visit_state("", &mut |name, t, _| {
+        sizes.insert(name.to_string(), t.shape().iter().product::<usize>());
+    });
+    for (key, (_, values)) in state {
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::file(path, format!("'{key}' holds NaN or infinity")));
+        }
+        let mut rest = key.as_str();
+        let tensor = loop {
+            match rest.split_once('/') {
+                Some((_, tail)) if sizes.contains_key(tail) => break Some((tail, sizes[tail])),
+                Some((_, tail)) => rest = tail,
+                None => break None,
+            }
+        };
+        match tensor {
+            Some((name, n)) if values.len() != if is_step_count(key, name) { 1 } else { n } => {
+                let got = values.len();
+                return Err(Error::file(path, format!("'{key}' holds {got} values for '{name}' of {n}")));
+            }
+            None if key.contains('/') => {
+                return Err(Error::file(path, format!("'{key}' names no tensor of the model")));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_step_count(key: &str, tensor: &str) -> bool {
+    let prefix = &key[..key.len() - tensor.len()];
+    prefix == "t/" || prefix.ends_with("/t/")
+}
 
 /// One line of `metrics.jsonl`.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -148,6 +188,7 @@ impl RunDir {
         let opt_path = self.file("optimizer.safetensors");
         if opt_path.exists() {
             let (state, _) = checkpoint::read_tensors(&opt_path)?;
+            check_optimizer_state(&opt_path, &state, model)?;
             opt.set_state(state.into_iter().map(|(k, (_, v))| (k, v)).collect());
         }
         let mut metrics = self.metrics()?;

@@ -1,13 +1,19 @@
 //! Chapter "Input synthesis by gradient ascent": each regulariser's picture, and the transfer rate that compares presets by numbers.
 //!
-//! Run: cargo run --release --example 12_synthesis [-- --book]
+//! Run: cargo run --release --example 12_synthesis [-- [cifar] [--book]]
 //! Uses the demo's smallcnn (seed 0) to synthesise and two independently
 //! trained judges (resnet20 and smallcnn, seed 1, the demo's recipe
 //! otherwise) to classify the results; all are trained once (a few minutes)
 //! and kept in target/book-runs. Prints the transfer-rate table (10 classes × 8 seeds
 //! per preset) and writes synthesis_presets.png and synthesis_curves.png
 //! to target/figures (book/src/figures with --book).
+//! With `cifar`: the same on the shipped CIFAR-10 weights (no training, no
+//! data needed): made on cifar10-smallcnn-6, judged by cifar10-smallcnn (same
+//! architecture, another seed) and cifar10-fastcnn (another architecture);
+//! writes cifar_synthesis_presets.png.
 
+use cnnlab::checkpoint::CheckpointMeta;
+use cnnlab::data::preprocess::Preprocessing;
 use cnnlab::inspect::synthesis::{synthesize, Objective, SynthesisOptions};
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::models::Model;
@@ -23,85 +29,117 @@ fn trained(name: &str, model: &str, seed: u64) -> Result<(Model, Prepared)> {
     train::trained(&TrainConfig { model: model.into(), seed, ..TrainConfig::demo() }, &dir)
 }
 
-/// The share of `pixels` (CHW bytes, one per class 0..n) that `judge` classifies as their class.
-fn transfer(judge: &mut Model, data: &Prepared, pixels: &[Vec<u8>], classes: &[usize]) -> f64 {
-    let [c, h, w] = data.test.shape;
+/// A network that classifies the synthesised images: its name, the model and its input normalisation.
+struct Judge {
+    name: String,
+    model: Model,
+    pre: Preprocessing,
+}
+
+/// The share of `pixels` (CHW bytes of `shape`) that `judge` classifies as `classes`.
+fn transfer(judge: &mut Judge, shape: [usize; 3], pixels: &[Vec<u8>], classes: &[usize]) -> f64 {
+    let [c, h, w] = shape;
     let mut values = vec![0f32; pixels.len() * c * h * w];
     for (img, out) in pixels.iter().zip(values.chunks_mut(c * h * w)) {
-        data.preprocessing.apply(img, out);
+        judge.pre.apply(img, out);
     }
     let x = Tensor::from_vec(values, &[pixels.len(), c, h, w]);
-    judge.set_training(false);
-    let predicted = no_grad(|| judge.forward(&x)).argmax(1);
+    judge.model.set_training(false);
+    let predicted = no_grad(|| judge.model.forward(&x)).argmax(1);
     predicted.iter().zip(classes).filter(|(p, c)| p == c).count() as f64 / classes.len() as f64
 }
 
+/// Shipped CIFAR-10 weights: the model and its metadata.
+fn shipped(name: &str) -> Result<(Model, CheckpointMeta)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pretrained").join(name);
+    let (model, meta, _) = train::load_for_inference(&path, false)?;
+    Ok((model, meta))
+}
+
 fn main() -> Result<()> {
-    let (mut model, data) = trained("smallcnn", "smallcnn", 0)?;
-    let (mut judge, judge_data) = trained("resnet20-seed1", "resnet20", 1)?;
-    let (mut judge2, judge2_data) = trained("smallcnn-seed1", "smallcnn", 1)?;
-    let shape = data.test.shape;
-    let classes: Vec<usize> = (0..data.test.classes.len()).collect();
+    let cifar = std::env::args().any(|a| a == "cifar");
+    // the network the images are made on, and the independently trained judges
+    let (mut model, pre, class_names, shape, judges, figure) = if cifar {
+        let (model, meta) = shipped("cifar10-smallcnn-6")?;
+        let mut judges = Vec::new();
+        for name in ["cifar10-smallcnn", "cifar10-fastcnn"] {
+            let (model, meta) = shipped(name)?;
+            judges.push(Judge { name: name.into(), model, pre: meta.preprocessing });
+        }
+        (model, meta.preprocessing, meta.classes, meta.input, judges, "cifar_synthesis_presets.png")
+    } else {
+        let (model, data) = trained("smallcnn", "smallcnn", 0)?;
+        let mut judges = Vec::new();
+        for (run, arch) in [("resnet20-seed1", "resnet20"), ("smallcnn-seed1", "smallcnn")] {
+            let (model, judge_data) = trained(run, arch, 1)?;
+            judges.push(Judge { name: format!("{arch} (seed 1)"), model, pre: judge_data.preprocessing });
+        }
+        (model, data.preprocessing, data.test.classes, data.test.shape, judges, "synthesis_presets.png")
+    };
+    let classes: Vec<usize> = (0..class_names.len()).collect();
     let objectives: Vec<Objective> = classes.iter().map(|&c| Objective::Class(c)).collect();
+    let l2 = SynthesisOptions::l2_only();
     let presets = [
         ("none", SynthesisOptions::raw()),
-        ("l2", SynthesisOptions::l2_only()),
-        ("l2 + jitter", SynthesisOptions { jitter: 2, ..SynthesisOptions::l2_only() }),
-        ("l2 + blur", SynthesisOptions { blur_every: 8, blur_sigma: 0.5, ..SynthesisOptions::l2_only() }),
-        ("l2 + tv", SynthesisOptions { tv: 0.01, ..SynthesisOptions::l2_only() }),
-        ("l2 + frequency", SynthesisOptions { frequency: true, lr: 0.1, ..SynthesisOptions::l2_only() }),
+        ("l2", l2),
+        ("l2 + jitter", SynthesisOptions { jitter: 2, ..l2 }),
+        ("l2 + blur", SynthesisOptions { blur_every: 8, blur_sigma: 0.5, ..l2 }),
+        ("l2 + tv", SynthesisOptions { tv: 0.01, ..l2 }),
+        ("l2 + frequency", SynthesisOptions { frequency: true, lr: 0.1, ..l2 }),
+        ("l2 + jitter + frequency", SynthesisOptions::jitter_frequency()),
         ("full", SynthesisOptions::regularized()),
     ];
-    println!("| preset | transfer to resnet20 (seed 1) | transfer to smallcnn (seed 1) | own p(class), mean | seconds per 10 images |");
-    println!("|---|---|---|---|---|");
+    let mut judges = judges;
+    let header: Vec<String> = judges.iter().map(|j| format!("transfer to {}", j.name)).collect();
+    println!("| preset | {} | own p(class), mean | seconds per {} images |", header.join(" | "), classes.len());
+    println!("|---|{}---|---|", "---|".repeat(judges.len()));
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     for (name, preset) in presets {
-        let (mut hits, mut hits2, mut own, mut seconds) = (0.0, 0.0, 0.0, 0.0);
+        let (mut hits, mut own, mut seconds) = (vec![0.0; judges.len()], 0.0, 0.0);
         let seeds = 8;
         for seed in 0..seeds {
             let started = std::time::Instant::now();
-            let out =
-                synthesize(&mut model, &objectives, shape, &data.preprocessing, &SynthesisOptions { seed, ..preset })?;
+            let out = synthesize(&mut model, &objectives, shape, &pre, &SynthesisOptions { seed, ..preset })?;
             seconds += started.elapsed().as_secs_f64();
-            hits += transfer(&mut judge, &judge_data, &out.pixels, &classes);
-            hits2 += transfer(&mut judge2, &judge2_data, &out.pixels, &classes);
+            for (judge, hit) in judges.iter_mut().zip(&mut hits) {
+                *hit += transfer(judge, shape, &out.pixels, &classes);
+            }
             own += out.probability.iter().map(|&p| p as f64).sum::<f64>() / classes.len() as f64;
             if seed == 0 {
-                let tiles: Vec<_> = out
-                    .pixels
-                    .iter()
-                    .map(|p| {
-                        let img = image_from_chw(p, shape);
-                        image::imageops::resize(&img, 64, 64, image::imageops::FilterType::Nearest)
-                    })
-                    .collect();
-                let captions: Vec<&str> = data.test.classes.iter().map(String::as_str).collect();
-                let mut row: Vec<(&image::RgbImage, &str)> = tiles.iter().zip(captions).collect();
-                let label = cnnlab::viz::Canvas::label(name, 110);
-                row.insert(0, (&label, ""));
-                rows.push(labelled_row(&row, 4));
+                rows.push(preset_row(name, &out.pixels, shape, &class_names));
                 let mean_curve: Vec<(f64, f64)> = (0..out.curves[0].len())
                     .map(|s| (s as f64, out.curves.iter().map(|c| c[s] as f64).sum::<f64>() / out.curves.len() as f64))
                     .collect();
                 curves.push((name, mean_curve));
             }
         }
-        println!(
-            "| {name} | {:.1}% | {:.1}% | {:.2} | {:.1} |",
-            100.0 * hits / seeds as f64,
-            100.0 * hits2 / seeds as f64,
-            own / seeds as f64,
-            seconds / seeds as f64
-        );
+        let rates: Vec<String> = hits.iter().map(|h| format!("{:.1}%", 100.0 * h / seeds as f64)).collect();
+        println!("| {name} | {} | {:.2} | {:.1} |", rates.join(" | "), own / seeds as f64, seconds / seeds as f64);
     }
     let figures = figures_dir();
-    save_png(&figures.join("synthesis_presets.png"), &cnnlab::explain::grid::stack(&rows))?;
+    save_png(&figures.join(figure), &cnnlab::explain::grid::stack(&rows))?;
+    if cifar {
+        println!("wrote {figure} in {}", figures.display());
+        return Ok(());
+    }
     let plot = curves.into_iter().fold(
         LinePlot::new("objective during gradient ascent (mean over 10 classes)", "step", "S_c - penalties"),
         |p, (name, points)| p.with(name, points),
     );
     save_png(&figures.join("synthesis_curves.png"), &plot.render(640, 400))?;
-    println!("wrote synthesis_presets.png and synthesis_curves.png in {}", figures.display());
+    println!("wrote {figure} and synthesis_curves.png in {}", figures.display());
     Ok(())
+}
+
+/// One preset's images (seed 0), enlarged, with the class names under them and the preset's name in front.
+fn preset_row(name: &str, pixels: &[Vec<u8>], shape: [usize; 3], class_names: &[String]) -> image::RgbImage {
+    let tiles: Vec<_> = pixels
+        .iter()
+        .map(|p| image::imageops::resize(&image_from_chw(p, shape), 80, 80, image::imageops::FilterType::Nearest))
+        .collect();
+    let mut row: Vec<(&image::RgbImage, &str)> = tiles.iter().zip(class_names.iter().map(String::as_str)).collect();
+    let label = cnnlab::viz::Canvas::label(name, 200);
+    row.insert(0, (&label, ""));
+    labelled_row(&row, 4)
 }

@@ -23,16 +23,18 @@ pub fn gray_image(map: &[f32], h: usize, w: usize, scale: u32) -> RgbImage {
 }
 
 /// Images laid out left to right with `gap` pixels of white between them,
-/// each with a caption underneath.
+/// each with a caption underneath; a caption wider than its image widens
+/// the image's slot, so that captions never run into each other.
 pub fn labelled_row(images: &[(&RgbImage, &str)], gap: u32) -> RgbImage {
+    let slot = |(img, caption): &(&RgbImage, &str)| img.width().max(Canvas::text_width(caption, 1) as u32);
     let height = images.iter().map(|(i, _)| i.height()).max().unwrap_or(0) + 14;
-    let width = images.iter().map(|(i, _)| i.width() + gap).sum::<u32>() + gap;
+    let width = images.iter().map(|p| slot(p) + gap).sum::<u32>() + gap;
     let mut canvas = Canvas::new(width, height + gap);
     let mut x = gap;
-    for (img, caption) in images {
+    for panel @ (img, caption) in images {
         image::imageops::replace(&mut canvas.image, *img, x as i64, gap as i64 / 2);
         canvas.text(x as i32, (gap / 2 + img.height() + 3) as i32, caption, 1, Rgb([0, 0, 0]));
-        x += img.width() + gap;
+        x += slot(panel) + gap;
     }
     canvas.image
 }

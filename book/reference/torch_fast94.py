@@ -13,9 +13,13 @@ train: the same network and recipe as
 eval: loads a cnnlab fastcnn checkpoint with load_state_dict(strict=True), normalises with the
   statistics in its metadata and prints the test accuracy with one view and with six.
 
+bench: training steps (forward, backward, Nesterov SGD) and inference batches of fastcnn per second on
+  random 3x32x32 data, as `cnnlab bench --model fastcnn --batch 1024 --steps 3` measures them.
+
 usage (from the project root; needs torch, safetensors and pillow):
     python3 book/reference/torch_fast94.py ../shared/data/cifar10-jpg.tar.gz train SEED THREADS
     python3 book/reference/torch_fast94.py ../shared/data/cifar10-jpg.tar.gz eval pretrained/cifar10-fastcnn/last.safetensors
+    python3 book/reference/torch_fast94.py - bench BATCH STEPS THREADS
 The JPEGs are decoded by PIL here and by the image crate in cnnlab, so pixels can differ by a level;
 the random choices (order, flips, shifts) are PyTorch's own, so runs agree in distribution, not bit for bit.
 """
@@ -215,9 +219,42 @@ def evaluate(data, checkpoint):
     print(f"test accuracy {one:.4f} (one view), {six:.4f} (six views) of {checkpoint} in PyTorch {torch.__version__}")
 
 
+def bench(batch, steps, threads):
+    """Images per second of training steps and of inference batches, after one untimed step of each."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = fastcnn()
+    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    step()
+    started = time.time()
+    for _ in range(steps):
+        step()
+    train = batch * steps / (time.time() - started)
+    model.eval()
+    with torch.no_grad():
+        model(x)
+        started = time.time()
+        for _ in range(steps):
+            model(x)
+        infer = batch * steps / (time.time() - started)
+    print(f"fastcnn batch {batch}, {threads} threads: {train:.1f} training images/s, {infer:.1f} inference images/s "
+          f"(PyTorch {torch.__version__})")
+
+
 def main():
     archive, mode = sys.argv[1], sys.argv[2]
-    if mode == "train":
+    if mode == "bench":
+        bench(int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "train":
         torch.set_num_threads(int(sys.argv[4]))
         train(load(archive), int(sys.argv[3]))
     elif mode == "eval":

@@ -132,21 +132,11 @@ fn main() -> Result<()> {
         println!(
             "image {i}: p({}) second = {p2:.3}; correlation of the two maps {:.3}",
             test.classes[second],
-            correlation(&pair[0], &pair[1])
+            pair[0].correlation(&pair[1])
         );
         lines.push(labelled_row(&row.iter().map(|(i, c)| (i, c.as_str())).collect::<Vec<_>>(), 8));
     }
     save_png(&figures.join("limitations.png"), &cnnlab::explain::grid::stack(&lines))?;
     println!("wrote cam_pipeline.png, gap_vs_gmp.png and limitations.png in {}", figures.display());
     Ok(())
-}
-
-/// Pearson correlation of two maps.
-fn correlation(a: &Map, b: &Map) -> f32 {
-    let n = a.values.len() as f32;
-    let (ma, mb) = (a.values.iter().sum::<f32>() / n, b.values.iter().sum::<f32>() / n);
-    let cov: f32 = a.values.iter().zip(&b.values).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f32 = a.values.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f32 = b.values.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt().max(f32::MIN_POSITIVE)
 }

@@ -107,7 +107,7 @@ fn agreement(model: &mut Model, test: &Dataset, pre: &Preprocessing, layers: &[&
             maps(model, Method::GradCamPlusPlus)?,
             maps(model, Method::SmoothGradCamPlusPlus)?,
         );
-        let mean = |a: &[Map], b: &[Map]| a.iter().zip(b).map(|(p, q)| correlation(p, q)).sum::<f32>() / a.len() as f32;
+        let mean = |a: &[Map], b: &[Map]| a.iter().zip(b).map(|(p, q)| p.correlation(q)).sum::<f32>() / a.len() as f32;
         println!("| {layer} | {:.3} | {:.3} |", mean(&plain, &plus), mean(&plus, &smooth));
     }
     Ok(())
@@ -148,7 +148,7 @@ fn limitations(
             "test image {i}: {} {p1:.2} / {} {p2:.2}; correlation of the two Grad-CAMs {:.3}",
             test.classes[first],
             test.classes[second],
-            correlation(&pair[0], &pair[1])
+            pair[0].correlation(&pair[1])
         );
         rows.push(labelled_row(&panels.iter().map(|(p, c)| (p, c.as_str())).collect::<Vec<_>>(), 6));
     }
@@ -181,14 +181,4 @@ fn with_bar(figure: &RgbImage) -> RgbImage {
     image::imageops::replace(&mut out, figure, 0, 0);
     image::imageops::replace(&mut out, &bar, figure.width() as i64 + 4, 10);
     out
-}
-
-/// Pearson correlation of two maps of the same size.
-fn correlation(a: &Map, b: &Map) -> f32 {
-    let n = a.values.len() as f32;
-    let (ma, mb) = (a.values.iter().sum::<f32>() / n, b.values.iter().sum::<f32>() / n);
-    let cov: f32 = a.values.iter().zip(&b.values).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f32 = a.values.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f32 = b.values.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt().max(f32::MIN_POSITIVE)
 }

@@ -306,3 +306,17 @@ fn localize_needs_ground_truth_boxes() {
     let err = localize(&mut m, &data, &pre, Method::Cam, &Options::default(), &LocalizeOptions::default(), None);
     assert!(err.unwrap_err().message.contains("ground-truth boxes"));
 }
+
+#[test]
+fn map_correlation_has_its_closed_forms() {
+    let m = Map::new(2, 3, vec![0.5, -1.0, 2.0, 3.5, 0.0, 1.0]);
+    let affine = Map::new(2, 3, m.values.iter().map(|v| 2.0 * v + 3.0).collect());
+    let negated = Map::new(2, 3, m.values.iter().map(|v| -v).collect());
+    assert!((m.correlation(&affine) - 1.0).abs() < 1e-6);
+    assert!((m.correlation(&negated) + 1.0).abs() < 1e-6);
+    assert_eq!(m.correlation(&Map::new(2, 3, vec![4.0; 6])), 0.0);
+    // orthogonal centred patterns
+    let a = Map::new(1, 4, vec![1.0, -1.0, 1.0, -1.0]);
+    let b = Map::new(1, 4, vec![1.0, 1.0, -1.0, -1.0]);
+    assert_eq!(a.correlation(&b), 0.0);
+}

@@ -73,6 +73,19 @@ impl Map {
     }
     // ANCHOR_END: normalize
 
+    /// Pearson correlation with another map of as many values: 1 where the
+    /// two maps are the same up to scale and offset, 0 where unrelated (a
+    /// constant map correlates 0 with everything).
+    pub fn correlation(&self, other: &Map) -> f32 {
+        assert_eq!(self.values.len(), other.values.len(), "correlation: maps of different sizes");
+        let n = self.values.len() as f32;
+        let (ma, mb) = (self.values.iter().sum::<f32>() / n, other.values.iter().sum::<f32>() / n);
+        let cov: f32 = self.values.iter().zip(&other.values).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f32 = self.values.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f32 = other.values.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt().max(f32::MIN_POSITIVE)
+    }
+
     /// The map as numpy's `.npy` format (little-endian float32, C order), so
     /// numpy users can compare it with other tools: `np.load("map.npy")`.
     pub fn to_npy(&self) -> Vec<u8> {

@@ -32,18 +32,7 @@ pub fn perceive_train(args: super::perceive::TrainArgs) -> Result<i32> {
 /// The run's configuration: the recipe's (`--recipe fast94`) or the plain
 /// defaults, with every option given on the command line applied on top.
 fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
-    // an option that differs from the recipe's own value was given on the command line
-    let recipe = train::fast::FastRecipe::default();
-    let recipe_only = [
-        (args.no_whiten, "--no-whiten"),
-        (args.no_dirac, "--no-dirac"),
-        (args.no_lookahead, "--no-lookahead"),
-        (args.whiten_bias_epochs != recipe.whiten_bias_epochs, "--whiten-bias-epochs"),
-        (args.momentum != recipe.momentum, "--momentum"),
-        (args.bn_bias_lr_scale != recipe.bn_bias_lr_scale, "--bn-bias-lr-scale"),
-        (args.tta != recipe.tta, "--tta"),
-    ];
-    if let (None, Some((_, flag))) = (&args.recipe, recipe_only.iter().find(|(given, _)| *given)) {
+    if let (None, Some((_, flag))) = (&args.recipe, recipe_flags(args).iter().find(|(given, _)| *given)) {
         return Err(Error::msg(format!("{flag} belongs to a recipe: add --recipe fast94")));
     }
     let data = args.data.clone();
@@ -101,10 +90,24 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
+/// The recipe-only options, each with whether it was given on the command
+/// line (a value other than the recipe's own).
+fn recipe_flags(args: &TrainArgs) -> [(bool, &'static str); 7] {
+    let recipe = train::fast::FastRecipe::default();
+    [
+        (args.no_whiten, "--no-whiten"),
+        (args.no_dirac, "--no-dirac"),
+        (args.no_lookahead, "--no-lookahead"),
+        (args.whiten_bias_epochs != recipe.whiten_bias_epochs, "--whiten-bias-epochs"),
+        (args.momentum != recipe.momentum, "--momentum"),
+        (args.bn_bias_lr_scale != recipe.bn_bias_lr_scale, "--bn-bias-lr-scale"),
+        (args.tta != recipe.tta, "--tta"),
+    ]
+}
+
 /// The first training option other than --epochs, --out and --resume given
 /// on the command line (a value other than the default).
 fn set_on_the_command_line(args: &TrainArgs) -> Option<&'static str> {
-    let recipe = train::fast::FastRecipe::default();
     let given = [
         (args.recipe.is_some(), "--recipe"),
         (args.data.is_some(), "--data"),
@@ -124,15 +127,8 @@ fn set_on_the_command_line(args: &TrainArgs) -> Option<&'static str> {
         (args.seed != 0, "--seed"),
         (args.limit.is_some(), "--limit"),
         (args.val.is_some(), "--val"),
-        (args.no_whiten, "--no-whiten"),
-        (args.whiten_bias_epochs != recipe.whiten_bias_epochs, "--whiten-bias-epochs"),
-        (args.no_dirac, "--no-dirac"),
-        (args.no_lookahead, "--no-lookahead"),
-        (args.momentum != recipe.momentum, "--momentum"),
-        (args.bn_bias_lr_scale != recipe.bn_bias_lr_scale, "--bn-bias-lr-scale"),
-        (args.tta != recipe.tta, "--tta"),
     ];
-    given.iter().find(|(set, _)| *set).map(|(_, flag)| *flag)
+    given.iter().chain(&recipe_flags(args)).find(|(set, _)| *set).map(|(_, flag)| *flag)
 }
 
 /// `cnnlab train`.

@@ -70,3 +70,11 @@ pub mod synthesis;
 #[cfg_attr(not(feature = "solutions"), path = "perception/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/perception.rs")]
 pub mod perception;
+
+#[cfg_attr(not(feature = "solutions"), path = "regression/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/regression.rs")]
+pub mod regression;
+
+#[cfg_attr(not(feature = "solutions"), path = "pose/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/pose.rs")]
+pub mod pose;

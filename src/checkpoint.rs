@@ -10,6 +10,7 @@ use crate::data::preprocess::Preprocessing;
 use crate::io::{write_atomic, Error, Result};
 use crate::models::{Arch, Model};
 use crate::nn::{Module, StateKind};
+use crate::regression::Task;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,6 +32,25 @@ pub struct CheckpointMeta {
     pub step: usize,
     /// The running totals of those steps (zero when `step` is).
     pub so_far: EpochSoFar,
+    /// What the network outputs (class scores; plus a box; or joints).
+    pub task: Task,
+}
+
+impl CheckpointMeta {
+    /// Checks that the checkpoint at `path` is a classifier, for commands
+    /// that explain class scores.
+    pub fn require_classifier(&self, path: &Path, command: &str) -> Result<()> {
+        match self.task {
+            Task::Classify => Ok(()),
+            task => Err(Error::file(
+                path,
+                format!(
+                    "was trained for --task {task}, not to classify; {command} explains or inspects class \
+                     scores and needs a classifier (cnnlab eval scores a {task} network)"
+                ),
+            )),
+        }
+    }
 }
 
 /// The running totals of an epoch interrupted part-way, saved with it so
@@ -124,7 +144,7 @@ pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()>
     let mut tensors = Vec::new();
     model.visit_state("", &mut |name, t, kind| tensors.push((name.to_string(), t.shape().to_vec(), t.to_vec(), kind)));
     let [c, h, w] = meta.input;
-    let info = HashMap::from([
+    let mut info = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("cnnlab.architecture".into(), meta.arch.name().into()),
         ("cnnlab.input".into(), format!("{c}x{h}x{w}")),
@@ -134,6 +154,10 @@ pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()>
         ("cnnlab.step".into(), meta.step.to_string()),
         ("cnnlab.epoch_so_far".into(), serde_json::to_string(&meta.so_far).expect("numbers serialise")),
     ]);
+    if meta.task != Task::Classify {
+        // classifiers' files stay as they were; the key appears only for the regression tasks
+        info.insert("cnnlab.task".into(), meta.task.name().into());
+    }
     write_tensors(path, &tensors, info)
 }
 // ANCHOR_END: save
@@ -164,7 +188,14 @@ pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Checkpo
         Some(text) => serde_json::from_str(text).map_err(|e| bad("cnnlab.epoch_so_far", e.to_string()))?,
         None => EpochSoFar::default(),
     };
-    Ok(CheckpointMeta { arch, input, classes, preprocessing, epoch, step, so_far })
+    let task = match meta.get("cnnlab.task") {
+        Some(name) => name.parse().map_err(|e: Error| bad("cnnlab.task", e.message))?,
+        None => Task::Classify,
+    };
+    if task == Task::Pose && classes.len() != 1 {
+        return Err(bad("cnnlab.classes", format!("a pose checkpoint has one class (person), not {}", classes.len())));
+    }
+    Ok(CheckpointMeta { arch, input, classes, preprocessing, epoch, step, so_far, task })
 }
 
 // ANCHOR: load
@@ -176,8 +207,8 @@ pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Checkpo
 pub fn load(path: &Path) -> Result<(Model, CheckpointMeta)> {
     let (tensors, meta) = read_tensors(path)?;
     let meta = parse_meta(path, &meta)?;
-    let mut model =
-        Model::new(meta.arch, meta.classes.len(), meta.input, 0).map_err(|e| Error::file(path, e.message))?;
+    let mut model = Model::new(meta.arch, meta.task.outputs(meta.classes.len()), meta.input, 0)
+        .map_err(|e| Error::file(path, e.message))?;
     load_state(path, &mut model, tensors)?;
     Ok((model, meta))
 }

@@ -31,6 +31,7 @@ pub mod ops;
 pub mod optim;
 pub mod perceive;
 pub mod profile;
+pub mod regression;
 pub mod tensor;
 pub mod train;
 pub mod viz;

@@ -27,6 +27,7 @@ fn meta(arch: Arch, classes: usize) -> CheckpointMeta {
         epoch: 3,
         step: 0,
         so_far: Default::default(),
+        task: Default::default(),
     }
 }
 
@@ -178,6 +179,7 @@ fn tiny_config() -> TrainConfig {
         limit: Some(96),
         val: Some(64),
         fast: None,
+        ..TrainConfig::demo()
     }
 }
 

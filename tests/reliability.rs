@@ -24,6 +24,7 @@ fn meta() -> CheckpointMeta {
         epoch: 3,
         step: 0,
         so_far: EpochSoFar::default(),
+        task: Default::default(),
     }
 }
 
@@ -44,6 +45,7 @@ fn tiny(lr: f64) -> TrainConfig {
         limit: Some(96),
         val: Some(32),
         fast: None,
+        ..TrainConfig::demo()
     }
 }
 

@@ -23,6 +23,12 @@ fn install_ctrlc() {
     });
 }
 
+/// The Ctrl-C flag, with the handler installed (for commands that train).
+pub fn stop_flag() -> &'static AtomicBool {
+    install_ctrlc();
+    &STOP
+}
+
 /// `cnnlab perceive train` (Ctrl-C saves the decoder, as training does).
 pub fn perceive_train(args: super::perceive::TrainArgs) -> Result<i32> {
     install_ctrlc();
@@ -31,7 +37,7 @@ pub fn perceive_train(args: super::perceive::TrainArgs) -> Result<i32> {
 
 /// The run's configuration: the recipe's (`--recipe fast94`) or the plain
 /// defaults, with every option given on the command line applied on top.
-fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
+pub fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     if let (None, Some((_, flag))) = (&args.recipe, recipe_flags(args).iter().find(|(given, _)| *given)) {
         return Err(Error::msg(format!("{flag} belongs to a recipe: add --recipe fast94")));
     }
@@ -54,6 +60,10 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
             limit: None,
             val: None,
             fast: None,
+            task: Default::default(),
+            alpha: 0.5,
+            box_loss: Default::default(),
+            init_from: None,
         },
     };
     if let Some(m) = args.model {
@@ -76,6 +86,13 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     if let Some(border) = args.border.as_deref() {
         cfg.augment.reflect = border == "reflect";
     }
+    if args.task != cnnlab::regression::Task::Localize {
+        let given = [(args.alpha != 0.5, "--alpha"), (args.box_loss != Default::default(), "--box-loss")];
+        if let Some((_, flag)) = given.iter().find(|(set, _)| *set) {
+            return Err(Error::msg(format!("{flag} applies to --task localize only")));
+        }
+    }
+    (cfg.task, cfg.alpha, cfg.box_loss, cfg.init_from) = (args.task, args.alpha, args.box_loss, args.init_from.clone());
     cfg.limit = args.limit;
     cfg.val = args.val.or(cfg.val);
     if let Some(fast) = cfg.fast.as_mut() {
@@ -127,6 +144,10 @@ fn set_on_the_command_line(args: &TrainArgs) -> Option<&'static str> {
         (args.seed != 0, "--seed"),
         (args.limit.is_some(), "--limit"),
         (args.val.is_some(), "--val"),
+        (args.task != Default::default(), "--task"),
+        (args.alpha != 0.5, "--alpha"),
+        (args.box_loss != Default::default(), "--box-loss"),
+        (args.init_from.is_some(), "--init-from"),
     ];
     given.iter().chain(&recipe_flags(args)).find(|(set, _)| *set).map(|(_, flag)| *flag)
 }
@@ -230,6 +251,14 @@ fn print_evaluation(e: &Evaluation) {
 
 /// `cnnlab eval`.
 pub fn eval(run: &Path, options: &EvalOptions, json: bool) -> Result<i32> {
+    if super::regression::task_of(run, options.last)? != cnnlab::regression::Task::Classify {
+        if options.tta != TestTimeAugmentation::None {
+            return Err(Error::msg(
+                "--tta: test-time augmentation averages class probabilities; only classifiers have it",
+            ));
+        }
+        return super::regression::eval(run, options.data.as_deref(), options.last, json);
+    }
     let report = evaluate_run(run, options)?;
     if json {
         let mut v = serde_json::to_value(&report).expect("plain data serialises");

@@ -45,6 +45,26 @@ pub fn load_run_with_split(
     last: bool,
     split: &str,
 ) -> Result<(Model, CheckpointMeta, Dataset, PathBuf)> {
+    let loaded = load_any_run(run_path, data, last, split)?;
+    loaded.1.require_classifier(&loaded.3, "this command")?;
+    Ok(loaded)
+}
+
+/// A classifier for commands that need no data: [`train::load_for_inference`]
+/// with a clear error for a localize or pose network.
+pub fn load_classifier(run: &Path, last: bool) -> Result<(Model, CheckpointMeta, PathBuf)> {
+    let loaded = train::load_for_inference(run, last)?;
+    loaded.1.require_classifier(&loaded.2, "this command")?;
+    Ok(loaded)
+}
+
+/// As [`load_run_with_split`], for a network of any task (eval).
+pub fn load_any_run(
+    run_path: &Path,
+    data: Option<&str>,
+    last: bool,
+    split: &str,
+) -> Result<(Model, CheckpointMeta, Dataset, PathBuf)> {
     let (model, meta, checkpoint, spec, seed) = if run_path.join("config.json").exists() {
         let run = RunDir::new(run_path);
         let cfg = run.config()?;
@@ -80,6 +100,7 @@ pub fn load_run_with_split(
 }
 
 /// Options of `cnnlab localize`.
+#[derive(Clone)]
 pub struct LocalizeArgs {
     pub run: PathBuf,
     pub methods: Vec<Method>,

@@ -94,7 +94,7 @@ pub fn explain_command(args: ExplainArgs) -> Result<i32> {
         return Err(Error::msg("--index explains a test image; it cannot be combined with --image or --images"));
     }
     let (mut model, meta, items, mut records) = if from_files {
-        let (model, meta, _) = cnnlab::train::load_for_inference(&args.run, false)?;
+        let (model, meta, _) = super::explain::load_classifier(&args.run, false)?;
         check_size(&model, &meta, args.size)?;
         let (items, failed) = read_files(&args, &meta)?;
         (model, meta, items, failed)

@@ -10,7 +10,6 @@ use cnnlab::inspect::synthesis::{synthesize, Objective, SynthesisOptions};
 use cnnlab::inspect::{feature_maps, receptive_field_of};
 use cnnlab::io::{npy_bytes, save_png, write_atomic, Error, Result};
 use cnnlab::models::Model;
-use cnnlab::train;
 use cnnlab::viz::heatmap::image_from_chw;
 use cnnlab::viz::labelled_row;
 use cnnlab::Tensor;
@@ -24,7 +23,7 @@ fn out_dir(out: &Option<PathBuf>, run: &Path, what: &str) -> Result<PathBuf> {
 
 /// `cnnlab inspect filters`.
 pub fn filters(run: &Path, layer: Option<&str>, max: usize, out: &Option<PathBuf>) -> Result<i32> {
-    let (mut model, _, _) = train::load_for_inference(run, false)?;
+    let (mut model, _, _) = super::explain::load_classifier(run, false)?;
     let (name, weight) = find_conv(&mut model, layer)?;
     let out = out_dir(out, run, "inspect")?;
     let scale = if weight.shape()[1] == 3 { 12 } else { 6 };
@@ -42,7 +41,7 @@ fn one_image(
 ) -> Result<(Model, CheckpointMeta, Vec<u8>, String)> {
     match image {
         Some(path) => {
-            let (model, meta, _) = train::load_for_inference(run, false)?;
+            let (model, meta, _) = super::explain::load_classifier(run, false)?;
             let file = read_image(path, meta.input, InputSize::Model)?;
             let stem = path.file_stem().map_or("image".into(), |s| s.to_string_lossy().into_owned());
             Ok((model, meta, file.bytes, stem))
@@ -173,7 +172,7 @@ pub struct SynthArgs {
 
 /// `cnnlab synthesize`.
 pub fn synthesize_command(args: &SynthArgs) -> Result<i32> {
-    let (mut model, meta, _) = train::load_for_inference(&args.run, false)?;
+    let (mut model, meta, _) = super::explain::load_classifier(&args.run, false)?;
     let objectives = match (&args.class, &args.layer, args.channel) {
         (Some(c), None, None) if c == "all" => (0..meta.classes.len()).map(Objective::Class).collect(),
         (Some(c), None, None) => vec![Objective::Class(super::explain_images::class_index(c, &meta.classes)?)],
@@ -254,7 +253,7 @@ fn transfer(
         .collect::<Result<_>>()?;
     let mut judges = Vec::new();
     for path in &args.judges {
-        let (judge, judge_meta, _) = train::load_for_inference(path, false)?;
+        let (judge, judge_meta, _) = super::explain::load_classifier(path, false)?;
         if judge_meta.classes != meta.classes || judge_meta.input != meta.input {
             return Err(Error::file(
                 path,

@@ -5,6 +5,7 @@ mod explain;
 mod explain_images;
 mod inspect;
 mod perceive;
+mod regression;
 
 use clap::{Args, Parser, Subcommand};
 use cnnlab::data::image_file::InputSize;
@@ -110,6 +111,18 @@ pub struct TrainArgs {
     /// fast94: the views the final test evaluation averages (none, flip or flip-translate).
     #[arg(long, default_value = "flip-translate", value_parser = parse::<TestTimeAugmentation>)]
     pub tta: TestTimeAugmentation,
+    /// What the network learns: classify; localize (class and box, a multitask network; needs boxes: shapes, poses); pose (14 joints; --data poses).
+    #[arg(long, default_value = "classify", value_parser = parse::<cnnlab::regression::Task>)]
+    pub task: cnnlab::regression::Task,
+    /// localize: α in L = α·S + (1 − α)·R, the weight of the class loss S against the box loss R.
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f64,
+    /// localize: the box loss R: mse, l1 or smooth-l1.
+    #[arg(long, default_value = "smooth-l1", value_parser = parse::<cnnlab::regression::BoxLoss>)]
+    pub box_loss: cnnlab::regression::BoxLoss,
+    /// Start from the backbone of a trained run (folder, shipped weights or .safetensors) of the same model; the head starts new.
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
     /// Run folder for checkpoints, metrics and curves.
     #[arg(long, default_value = "runs/train")]
     pub out: PathBuf,
@@ -226,6 +239,19 @@ enum Command {
         /// RISE: random masks per image (its cost: one forward pass each).
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
         rise_masks: u64,
+        /// With a --task localize run: a classify-only run whose saliency-map boxes (--method) are scored beside the regressed boxes, on the same test images.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+    },
+    /// Train a localize network once per α and choose α by a validation metric (correct localization), never by the loss.
+    #[command(allow_negative_numbers = true)]
+    SweepAlpha {
+        /// The values of α in L = α·S + (1 − α)·R.
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9")]
+        alphas: Vec<f64>,
+        /// Training options of every run (--task is localize; --out is the sweep's folder, one run per α inside).
+        #[command(flatten)]
+        train: TrainArgs,
     },
     /// Look inside a trained network: its filters, its feature maps, the patches that most excite its units.
     #[command(subcommand)]
@@ -522,8 +548,8 @@ pub fn run() -> Result<i32> {
                 size,
             })
         }
-        Command::Localize { run, method, layer, limit, perturb_limit, threshold, json, data, rise_masks } => {
-            explain::localize_command(explain::LocalizeArgs {
+        Command::Localize { run, method, layer, limit, perturb_limit, threshold, json, data, rise_masks, compare } => {
+            let args = explain::LocalizeArgs {
                 run,
                 methods: method.0,
                 layer,
@@ -533,8 +559,16 @@ pub fn run() -> Result<i32> {
                 json,
                 data,
                 rise: cnnlab::explain::RiseOptions { masks: rise_masks as usize, ..Default::default() },
-            })
+            };
+            if regression::task_of(&args.run, false)? == cnnlab::regression::Task::Localize {
+                regression::localize(&args, compare.as_deref())
+            } else if compare.is_some() {
+                Err(cnnlab::io::Error::msg("--compare: give --run a --task localize run to compare its boxes with"))
+            } else {
+                explain::localize_command(args)
+            }
         }
+        Command::SweepAlpha { alphas, train } => regression::sweep_alpha(regression::SweepArgs { train, alphas }),
         Command::Inspect(what) => match what {
             Inspect::Filters { run, layer, max, out } => inspect::filters(&run, layer.as_deref(), max as usize, &out),
             Inspect::Activations { run, image, index, layer, out } => {

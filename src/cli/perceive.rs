@@ -10,7 +10,7 @@ use cnnlab::models::Model;
 use cnnlab::perceive::show::{misclassified_row, views, views_row};
 use cnnlab::perceive::train::{quality, read_config, train, Decoder, Outcome, PerceiveConfig, Quality};
 use cnnlab::perceive::{LossWeights, Upsampling};
-use cnnlab::train::{load_for_inference, RunDir};
+use cnnlab::train::RunDir;
 use cnnlab::Tensor;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +66,7 @@ pub fn train_command(args: TrainArgs, stop: &std::sync::atomic::AtomicBool) -> R
         saved
     } else {
         let run = args.run.as_deref().ok_or_else(|| Error::msg("--run: the classifier to decode is required"))?;
-        let (model, _, checkpoint) = load_for_inference(run, false)?;
+        let (model, _, checkpoint) = super::explain::load_classifier(run, false)?;
         PerceiveConfig {
             classifier: checkpoint,
             data: data_of(run, args.data.as_deref())?,
@@ -80,7 +80,7 @@ pub fn train_command(args: TrainArgs, stop: &std::sync::atomic::AtomicBool) -> R
             limit: args.limit,
         }
     };
-    let (mut model, meta, _) = load_for_inference(&cfg.classifier, false)?;
+    let (mut model, meta, _) = super::explain::load_classifier(&cfg.classifier, false)?;
     let (train_split, test_split) = splits(&cfg.data, &meta, 0)?;
     println!(
         "{}: decoder ({} upsampling) for {} layer {} on {} ({} training images; test metrics on {})",
@@ -111,7 +111,7 @@ pub fn train_command(args: TrainArgs, stop: &std::sync::atomic::AtomicBool) -> R
 
 /// The classifier and the decoder for it, checked to belong together.
 fn classifier_and_decoder(run: &Path, decoder: &Path) -> Result<(Model, CheckpointMeta, Decoder)> {
-    let (mut model, meta, _) = load_for_inference(run, false)?;
+    let (mut model, meta, _) = super::explain::load_classifier(run, false)?;
     let (dec, _) = Decoder::load(decoder)?;
     let file = if decoder.is_dir() { decoder.join("last.safetensors") } else { decoder.to_path_buf() };
     dec.check_classifier(&file, &mut model)?;

@@ -54,16 +54,7 @@ impl Augment {
         if self.is_none() {
             return;
         }
-        let mut rng = StdRng::seed_from_u64(
-            seed ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)
-                ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
-        let mut shift = |max: usize| rng.random_range(-(max as i64)..=max as i64) as isize;
-        let (crop_dy, crop_dx) = (shift(self.crop_padding), shift(self.crop_padding));
-        let (dy, dx) = (shift(self.translate), shift(self.translate));
-        // the coin is drawn in either flip mode, so the other choices do not depend on the mode
-        let coin = self.flip && rng.random::<bool>();
-        let flip = if self.alternate_flip { self.flip && alternating_flip(seed, index, epoch) } else { coin };
+        let (Draws { crop_dy, crop_dx, dy, dx, flip }, mut rng) = self.draw(seed, epoch, index);
         let source = image.to_vec();
         for ch in 0..c {
             let plane = &source[ch * h * w..(ch + 1) * h * w];
@@ -87,6 +78,27 @@ impl Augment {
     }
     // ANCHOR_END: apply
 
+    /// Whether [`Augment::apply`] mirrors image `index` in epoch `epoch`
+    /// (tasks whose targets have a left and a right must mirror them too).
+    pub fn flips(&self, seed: u64, epoch: usize, index: usize) -> bool {
+        !self.is_none() && self.draw(seed, epoch, index).0.flip
+    }
+
+    /// The random choices for one image, and the generator to draw the rest from.
+    fn draw(&self, seed: u64, epoch: usize, index: usize) -> (Draws, StdRng) {
+        let mut rng = StdRng::seed_from_u64(
+            seed ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)
+                ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let mut shift = |max: usize| rng.random_range(-(max as i64)..=max as i64) as isize;
+        let (crop_dy, crop_dx) = (shift(self.crop_padding), shift(self.crop_padding));
+        let (dy, dx) = (shift(self.translate), shift(self.translate));
+        // the coin is drawn in either flip mode, so the other choices do not depend on the mode
+        let coin = self.flip && rng.random::<bool>();
+        let flip = if self.alternate_flip { self.flip && alternating_flip(seed, index, epoch) } else { coin };
+        (Draws { crop_dy, crop_dx, dy, dx, flip }, rng)
+    }
+
     /// The source index for position `i` of a translated axis of length `n`:
     /// clamped into the axis (border repeated), or mirrored at the border
     /// without repeating it (−1 → 1, n → n − 2) when `reflect` is set.
@@ -99,6 +111,15 @@ impl Augment {
         let i = if i > last { 2 * last - i } else { i };
         i.clamp(0, last)
     }
+}
+
+/// One image's random choices: the crop offset, the translation, the mirror.
+struct Draws {
+    crop_dy: isize,
+    crop_dx: isize,
+    dy: isize,
+    dx: isize,
+    flip: bool,
 }
 
 // ANCHOR: alternating_flip

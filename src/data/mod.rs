@@ -6,6 +6,7 @@ pub mod cifar;
 pub mod download;
 pub mod folder;
 pub mod image_file;
+pub mod poses;
 pub mod preprocess;
 pub mod shapes;
 
@@ -137,6 +138,12 @@ pub enum DataSpec {
         /// Image side in pixels.
         size: usize,
     },
+    /// The built-in stick figures with 14 joints, for pose estimation
+    /// (`poses[:SIZE]`, 32 pixels by default).
+    Poses {
+        /// Image side in pixels.
+        size: usize,
+    },
     /// CIFAR-10 from the default cache or `../shared` locations.
     Cifar10,
     /// A folder or archive: official CIFAR binaries, or an image-folder tree.
@@ -147,7 +154,7 @@ impl std::str::FromStr for DataSpec {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let (name, size) = match s.split_once(':') {
-            Some((name @ ("shapes" | "shapes-binary"), size)) => match size.parse::<usize>() {
+            Some((name @ ("shapes" | "shapes-binary" | "poses"), size)) => match size.parse::<usize>() {
                 Ok(size) if (16..=256).contains(&size) => (name, size),
                 _ => return Err(Error::msg(format!("--data {s}: the size after ':' must be 16…256 pixels"))),
             },
@@ -156,8 +163,9 @@ impl std::str::FromStr for DataSpec {
         Ok(match name {
             "shapes" => DataSpec::Shapes { size },
             "shapes-binary" => DataSpec::ShapesBinary { size },
+            "poses" => DataSpec::Poses { size },
             "cifar10" => DataSpec::Cifar10,
-            "" => return Err(Error::msg("--data: empty; use shapes, shapes-binary, cifar10 or a path")),
+            "" => return Err(Error::msg("--data: empty; use shapes, shapes-binary, poses, cifar10 or a path")),
             path => DataSpec::Path(path.into()),
         })
     }
@@ -170,6 +178,8 @@ impl std::fmt::Display for DataSpec {
             DataSpec::Shapes { size } => write!(f, "shapes:{size}"),
             DataSpec::ShapesBinary { size: 32 } => f.write_str("shapes-binary"),
             DataSpec::ShapesBinary { size } => write!(f, "shapes-binary:{size}"),
+            DataSpec::Poses { size: 32 } => f.write_str("poses"),
+            DataSpec::Poses { size } => write!(f, "poses:{size}"),
             DataSpec::Cifar10 => f.write_str("cifar10"),
             DataSpec::Path(p) => write!(f, "{}", p.display()),
         }
@@ -187,7 +197,7 @@ pub const SHAPES_TEST: usize = 2_000;
 /// When files are missing or malformed; the error names the file.
 pub fn load(spec: &DataSpec, seed: u64) -> Result<Splits> {
     match spec {
-        DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } => Ok(Splits {
+        DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } | DataSpec::Poses { .. } => Ok(Splits {
             source: spec.to_string(),
             train: synthetic(spec, SHAPES_TRAIN, seed),
             test: synthetic(spec, SHAPES_TEST, seed ^ TEST_SEED),
@@ -209,7 +219,9 @@ pub fn load(spec: &DataSpec, seed: u64) -> Result<Splits> {
 /// As [`load`].
 pub fn load_test(spec: &DataSpec, seed: u64) -> Result<Dataset> {
     match spec {
-        DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } => Ok(synthetic(spec, SHAPES_TEST, seed ^ TEST_SEED)),
+        DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } | DataSpec::Poses { .. } => {
+            Ok(synthetic(spec, SHAPES_TEST, seed ^ TEST_SEED))
+        }
         DataSpec::Cifar10 => {
             let path = cifar::find_local().ok_or_else(|| Error::msg(cifar::NOT_FOUND_HELP))?;
             load_path_test(&path)
@@ -221,11 +233,12 @@ pub fn load_test(spec: &DataSpec, seed: u64) -> Result<Dataset> {
 /// What the seed of the synthetic test split is XORed with.
 const TEST_SEED: u64 = 0x5eed_7e57;
 
-/// `count` images of a synthetic dataset (`spec` is shapes or shapes-binary).
+/// `count` images of a synthetic dataset (`spec` is shapes, shapes-binary or poses).
 fn synthetic(spec: &DataSpec, count: usize, seed: u64) -> Dataset {
     let (binary, size) = match *spec {
         DataSpec::ShapesBinary { size } => (true, size),
         DataSpec::Shapes { size } => (false, size),
+        DataSpec::Poses { size } => return poses::generate(size, count, seed),
         _ => unreachable!("only called for synthetic data"),
     };
     shapes::generate(&shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() }, count, seed)

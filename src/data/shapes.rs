@@ -167,7 +167,7 @@ pub fn generate(cfg: &ShapesConfig, count: usize, seed: u64) -> Dataset {
 }
 
 /// A random saturated colour whose brightness contrasts with `background` (0–255 grey).
-fn contrasting_colour(background: f32, rng: &mut StdRng) -> [f32; 3] {
+pub(super) fn contrasting_colour(background: f32, rng: &mut StdRng) -> [f32; 3] {
     let hue = rng.random::<f32>() * 6.0;
     let bright = background < 128.0;
     let (hi, lo) = if bright { (255.0, rng.random_range(90.0..160.0)) } else { (rng.random_range(60.0..120.0), 0.0) };
@@ -184,13 +184,10 @@ fn contrasting_colour(background: f32, rng: &mut StdRng) -> [f32; 3] {
     }
 }
 
-// ANCHOR: render
-/// Draws one image: background gradient, distractors, the object (2×2
-/// supersampled), noise. Returns CHW bytes, the object's box and keypoints.
-fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox, Vec<[f32; 2]>) {
-    let s = cfg.size;
+/// A random colour with a linear gradient across an `s`×`s` image (CHW,
+/// 0–255 as f32), and the colour's mean grey level.
+pub(super) fn background(s: usize, rng: &mut StdRng) -> (Vec<f32>, f32) {
     let sf = s as f32;
-    // background: a random colour with a linear gradient across the image
     let base: [f32; 3] = std::array::from_fn(|_| rng.random_range(40.0..215.0));
     let slope: [f32; 3] = std::array::from_fn(|_| rng.random_range(-50.0..50.0));
     let (dir_sin, dir_cos) = (rng.random::<f32>() * 2.0 * PI).sin_cos();
@@ -201,13 +198,22 @@ fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox
             (0..3).for_each(|c| img[c * s * s + y * s + x] = base[c] + slope[c] * t);
         }
     }
+    (img, base.iter().sum::<f32>() / 3.0)
+}
+
+// ANCHOR: render
+/// Draws one image: background gradient, distractors, the object (2×2
+/// supersampled), noise. Returns CHW bytes, the object's box and keypoints.
+fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox, Vec<[f32; 2]>) {
+    let s = cfg.size;
+    let sf = s as f32;
+    let (mut img, grey) = background(s, rng);
     draw_distractors(cfg, &mut img, rng);
     // the object: position, size, rotation, colour
     let radius = rng.random_range(0.2 * sf..0.32 * sf);
     let (cx, cy) = (rng.random_range(radius..sf - radius), rng.random_range(radius..sf - radius));
     let angle = rng.random::<f32>() * 2.0 * PI;
     let (sin, cos) = angle.sin_cos();
-    let grey = base.iter().sum::<f32>() / 3.0;
     let colour = contrasting_colour(grey, rng);
     let to_frame = |px: f32, py: f32| {
         let (dx, dy) = ((px - cx) / radius, (py - cy) / radius);
@@ -250,13 +256,13 @@ fn render(cfg: &ShapesConfig, shape: &Shape, rng: &mut StdRng) -> (Vec<u8>, BBox
 
 /// Approximately N(0, 1) pixel noise: the sum of four uniforms, rescaled
 /// (Irwin–Hall; cheap, and the exact tails do not matter for noise).
-fn noise(rng: &mut StdRng) -> f32 {
+pub(super) fn noise(rng: &mut StdRng) -> f32 {
     let sum: f32 = (0..4).map(|_| rng.random::<f32>()).sum();
     (sum - 2.0) * 3f32.sqrt()
 }
 
 /// Thin random strokes and small dots in random colours: clutter without class information.
-fn draw_distractors(cfg: &ShapesConfig, img: &mut [f32], rng: &mut StdRng) {
+pub(super) fn draw_distractors(cfg: &ShapesConfig, img: &mut [f32], rng: &mut StdRng) {
     let s = cfg.size;
     let sf = s as f32;
     let paint = |img: &mut [f32], x: f32, y: f32, colour: &[f32; 3], alpha: f32| {

@@ -6,6 +6,7 @@ use crate::data::preprocess::Normalization;
 use crate::io::{Error, Result};
 use crate::models::Arch;
 use crate::optim::{Adam, LrSchedule, Optimizer, Sgd};
+use crate::regression::{BoxLoss, LossSettings, Task};
 
 /// A training run's settings.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +44,30 @@ pub struct TrainConfig {
     /// The fast CIFAR-10 recipe's additions (`--recipe fast94`); `None` for an ordinary run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<FastRecipe>,
+    /// What the network outputs: classes, classes and a box, or joints.
+    #[serde(default, skip_serializing_if = "Task::is_classify")]
+    pub task: Task,
+    /// Localize: α in L = α·S + (1 − α)·R.
+    #[serde(default = "half", skip_serializing_if = "is_half")]
+    pub alpha: f64,
+    /// Localize: the box loss R.
+    #[serde(default, skip_serializing_if = "is_default_box_loss")]
+    pub box_loss: BoxLoss,
+    /// A trained run (or checkpoint) whose backbone starts this one; the head stays new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<std::path::PathBuf>,
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+fn is_half(alpha: &f64) -> bool {
+    *alpha == 0.5
+}
+
+fn is_default_box_loss(loss: &BoxLoss) -> bool {
+    *loss == BoxLoss::default()
 }
 
 impl TrainConfig {
@@ -73,7 +98,16 @@ impl TrainConfig {
             limit: Some(8000),
             val: Some(1000),
             fast: None,
+            task: Task::Classify,
+            alpha: 0.5,
+            box_loss: BoxLoss::default(),
+            init_from: None,
         }
+    }
+
+    /// The loss settings of the localize task.
+    pub fn loss_settings(&self) -> LossSettings {
+        LossSettings { alpha: self.alpha, box_loss: self.box_loss }
     }
 
     /// Checks every value, naming the offending option.
@@ -93,6 +127,12 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad("label-smoothing", format!("{} must be in [0, 1)", self.label_smoothing));
+        }
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return bad("alpha", format!("{} must be in [0, 1]: L = α·S + (1 − α)·R", self.alpha));
+        }
+        if self.task != Task::Classify && self.fast.is_some() {
+            return bad("task", format!("{} cannot use --recipe fast94, a classification recipe", self.task));
         }
         if self.limit == Some(0) {
             return bad("limit", "must be at least 1".into());

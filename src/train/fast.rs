@@ -84,6 +84,7 @@ pub fn recipe_config(data: &str, seed: u64) -> TrainConfig {
         limit: None,
         val: Some(0),
         fast: Some(FastRecipe::default()),
+        ..TrainConfig::demo()
     }
 }
 // ANCHOR_END: recipe_config

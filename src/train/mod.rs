@@ -4,6 +4,7 @@ pub mod batches;
 mod config;
 pub mod fast;
 mod run_dir;
+pub mod sweep;
 
 pub use config::TrainConfig;
 pub use run_dir::{EpochMetrics, RunDir};
@@ -15,6 +16,7 @@ use crate::eval::{evaluate, predict, TestTimeAugmentation};
 use crate::io::{Error, Result};
 use crate::models::Model;
 use crate::nn::Module;
+use crate::regression::{self, step_loss, Task};
 use batches::{epoch_order, make_batch};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,10 +72,15 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     cfg.validate()?;
     let data = prepare(cfg)?;
     cfg.validate_for_images(data.train.shape, data.train.len())?;
+    cfg.task.check(&data.train, &cfg.data, &cfg.augment)?;
     let [c, h, w] = data.train.shape;
-    let mut model = Model::new(cfg.arch()?, data.train.classes.len(), [c, h, w], cfg.seed)?;
+    let mut model = Model::new(cfg.arch()?, cfg.task.outputs(data.train.classes.len()), [c, h, w], cfg.seed)?;
     if let Some(fast) = &cfg.fast {
         fast.prepare(&mut model, &data.train, &data.preprocessing, cfg.seed)?;
+    }
+    if let (Some(from), false) = (&cfg.init_from, resume) {
+        let note = init_backbone(&mut model, from)?;
+        println!("{note}");
     }
     let steps_per_epoch = cfg.steps_per_epoch(data.train.len());
     let mut opt = cfg.optimizer_for(cfg.epochs * steps_per_epoch)?;
@@ -93,6 +100,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         epoch: history.len(),
         step: 0,
         so_far: EpochSoFar::default(),
+        task: cfg.task,
     };
     let val_note = if cfg.validates_on_test() {
         " = the test split: best.safetensors is chosen on it, so eval, explain and localize use last.safetensors (--last)"
@@ -126,9 +134,11 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
                 continue; // BatchNorm cannot normalise a batch of one
             }
             opt.set_lr(schedule.lr_at(cfg.step_lr(), epoch * steps_per_epoch + step, cfg.epochs * steps_per_epoch));
-            let (x, labels) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
-            let logits = model.forward(&x);
-            let loss = logits.cross_entropy(&labels, cfg.label_smoothing);
+            let (x, _) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
+            let flips: Vec<bool> = idx.iter().map(|&i| cfg.augment.flips(cfg.seed, epoch, i)).collect();
+            let outputs = model.forward(&x);
+            let (loss, hits) =
+                step_loss(cfg.task, cfg.loss_settings(), &outputs, &data.train, idx, &flips, cfg.label_smoothing);
             if !loss.item().is_finite() {
                 bar.abandon_with_message("diverged");
                 return Err(diverged(cfg, epoch, step, &format!("the training loss is {}", loss.item())));
@@ -136,13 +146,12 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             let grads = loss.backward();
             totals.loss_sum += loss.item() as f64 * idx.len() as f64;
             totals.seen += idx.len();
-            totals.correct += logits.argmax(1).iter().zip(&labels).filter(|(p, y)| p == y).count();
-            drop((logits, loss));
+            totals.correct += hits;
+            drop((outputs, loss));
             opt.step(&mut model, &grads);
             bar.inc(1);
             let rate = (totals.seen - before.seen) as f64 / started.elapsed().as_secs_f64();
-            let (loss, acc) =
-                (totals.loss_sum / totals.seen as f64, 100.0 * totals.correct as f64 / totals.seen as f64);
+            let (loss, acc) = (totals.loss_sum / totals.seen as f64, 100.0 * hit_rate(cfg, &totals));
             bar.set_message(format!("loss {loss:.4}  acc {acc:5.1}%  {rate:.0} img/s"));
             if bar.is_hidden() && last_report.elapsed().as_secs() >= 60 {
                 // no terminal (a log file, CI): a plain line a minute instead of the bar
@@ -166,7 +175,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             train_loss: totals.loss_sum / totals.seen.max(1) as f64,
-            train_accuracy: totals.correct as f64 / totals.seen.max(1) as f64,
+            train_accuracy: hit_rate(cfg, &totals),
             val_loss,
             val_accuracy,
             lr: opt.lr(),
@@ -191,6 +200,48 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     Ok(Outcome::Finished)
 }
 // ANCHOR_END: train
+
+/// The share of hits among the items seen: images (classify, localize) or joints (pose).
+fn hit_rate(cfg: &TrainConfig, totals: &EpochSoFar) -> f64 {
+    totals.correct as f64 / (totals.seen * cfg.task.items_per_image()).max(1) as f64
+}
+
+/// Starts `model` from the backbone of the checkpoint in `from` (a run
+/// folder or a file): every state tensor but the head's — the last layer —
+/// is copied, and must exist with the same shape. Returns what was done.
+fn init_backbone(model: &mut Model, from: &std::path::Path) -> Result<String> {
+    let (_, meta, path) = load_for_inference(from, false)?;
+    if meta.arch != model.arch {
+        let why = format!("--init-from: holds a {} but this run trains a {}", meta.arch, model.arch);
+        return Err(Error::file(&path, why));
+    }
+    let (mut tensors, _) = checkpoint::read_tensors(&path)?;
+    let mut names = Vec::new();
+    model.visit_state("", &mut |name, _, _| names.push(name.to_string()));
+    let last = names.last().cloned().unwrap_or_default();
+    let head = last.rsplit_once('.').map_or(last.as_str(), |(module, _)| module).to_string();
+    let mut problem = None;
+    let mut copied = 0;
+    model.visit_state("", &mut |name, t, _| {
+        if name.starts_with(&format!("{head}.")) || problem.is_some() {
+            return;
+        }
+        match tensors.remove(name) {
+            Some((shape, values)) if shape == t.shape() => {
+                t.data_mut().copy_from_slice(&values);
+                copied += 1;
+            }
+            Some((shape, _)) => {
+                problem = Some(format!("tensor '{name}' has shape {shape:?}, the model {:?}", t.shape()))
+            }
+            None => problem = Some(format!("tensor '{name}' is missing")),
+        }
+    });
+    if let Some(p) = problem {
+        return Err(Error::file(&path, format!("--init-from: {p}")));
+    }
+    Ok(format!("backbone from {} ({copied} tensors); the head ({head}) starts new", path.display()))
+}
 
 /// The error that stops a diverged training: where, what, and that nothing
 /// of the epoch was saved (a NaN never becomes a checkpoint).
@@ -224,6 +275,9 @@ fn non_finite_tensor(model: &mut Model) -> Option<String> {
 /// fast recipe scores only after its last epoch (with its test-time
 /// augmentation): every other epoch's are NaN, written as `null`.
 fn validate(cfg: &TrainConfig, epoch: usize, model: &mut Model, data: &Prepared) -> (f64, f64) {
+    if cfg.task != Task::Classify {
+        return validate_regression(cfg, model, data);
+    }
     let tta = match &cfg.fast {
         None => TestTimeAugmentation::None,
         Some(fast) if epoch + 1 == cfg.epochs => fast.tta,
@@ -232,6 +286,22 @@ fn validate(cfg: &TrainConfig, epoch: usize, model: &mut Model, data: &Prepared)
     let probs = predict(model, &data.val, &data.preprocessing, 256, tta);
     let val = evaluate(&probs, &data.val.labels, &data.val.classes);
     (val.loss, val.accuracy)
+}
+
+/// The validation loss and the task's headline score: correct localization
+/// (right class and IoU ≥ 0.5) for localize, PCK@0.2 for pose.
+fn validate_regression(cfg: &TrainConfig, model: &mut Model, data: &Prepared) -> (f64, f64) {
+    let outputs = regression::metrics::outputs(model, &data.val, &data.preprocessing, 256);
+    let indices: Vec<usize> = (0..data.val.len()).collect();
+    let rows: Vec<f32> = outputs.concat();
+    let x = crate::Tensor::from_vec(rows, &[outputs.len(), outputs.first().map_or(0, Vec::len)]);
+    let flips = vec![false; indices.len()];
+    let (loss, _) = step_loss(cfg.task, cfg.loss_settings(), &x, &data.val, &indices, &flips, 0.0);
+    let score = match cfg.task {
+        Task::Pose => regression::metrics::pose_scores(&outputs, &data.val).pck_02,
+        _ => regression::metrics::localize_scores(&outputs, &data.val).correct_localization,
+    };
+    (loss.item() as f64, score)
 }
 
 fn progress_bar(steps: usize, epoch: usize, epochs: usize) -> ProgressBar {

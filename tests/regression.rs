@@ -197,3 +197,76 @@ fn a_pose_run_scores_pck_and_draws_skeletons() {
     assert!(out.contains("PCK@0.2") && out.contains("right ankle") && out.contains("head top"), "{out}");
     assert!(dir.join("run/skeletons.png").exists());
 }
+
+/// Writes `data` as an image-folder split `root/split/<class>/<i>.png` with
+/// its boxes and keypoints in `boxes.csv` and `keypoints.csv`.
+fn write_annotated_split(root: &std::path::Path, split: &str, data: &cnnlab::data::Dataset) {
+    let [_, h, w] = data.shape;
+    let (mut boxes, mut joints) = (String::from("file,x0,y0,x1,y1\n"), String::new());
+    for i in 0..data.len() {
+        let class = &data.classes[data.labels[i]];
+        let dir = root.join(split).join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        let pixels = data.image(i);
+        let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            let at = |c: usize| pixels[(c * h + y as usize) * w + x as usize];
+            image::Rgb([at(0), at(1), at(2)])
+        });
+        img.save(dir.join(format!("{i}.png"))).unwrap();
+        let b = data.boxes[i];
+        boxes += &format!("{class}/{i}.png,{},{},{},{}\n", b.x0, b.y0, b.x1, b.y1);
+        let xy: Vec<String> = data.keypoints[i].iter().flat_map(|p| [p[0].to_string(), p[1].to_string()]).collect();
+        joints += &format!("{class}/{i}.png,{}\n", xy.join(","));
+    }
+    std::fs::write(root.join(split).join("boxes.csv"), boxes).unwrap();
+    std::fs::write(root.join(split).join("keypoints.csv"), joints).unwrap();
+}
+
+#[test]
+fn an_image_folder_with_box_and_keypoint_files_trains_and_a_mismatch_is_named() {
+    let dir = scratch("annotated-folder");
+    let root = dir.join("people");
+    write_annotated_split(&root, "train", &poses::generate(32, 96, 1));
+    write_annotated_split(&root, "test", &poses::generate(32, 16, 2));
+    // the files arrive with the images, in the images' order
+    let splits = cnnlab::data::load_path(&root).unwrap();
+    let expected = poses::generate(32, 16, 2);
+    assert_eq!(splits.test.len(), 16);
+    let mut order: Vec<usize> = (0..16).collect();
+    order.sort_by_key(|i| format!("{i}.png")); // the loader's order: by file name
+    for (at, &i) in order.iter().enumerate() {
+        assert_eq!(splits.test.boxes[at], expected.boxes[i], "image {i}");
+        assert_eq!(splits.test.keypoints[at], expected.keypoints[i], "image {i}");
+    }
+    let run = dir.join("run");
+    let (data, run) = (root.to_str().unwrap(), run.to_str().unwrap());
+    let args =
+        ["train", "--data", data, "--task", "pose", "--epochs", "1", "--val", "32", "--batch", "32", "--out", run];
+    let (code, _, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(&["eval", "--run", run, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pck_02"), "{out}");
+    // a box file that does not match the images: one row missing, then a row too many
+    let boxes = root.join("train/boxes.csv");
+    let text = std::fs::read_to_string(&boxes).unwrap();
+    let missing: String = text.lines().filter(|l| !l.starts_with("person/5.png,")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&boxes, &missing).unwrap();
+    let localize = |out: &str| {
+        let out = dir.join(out);
+        cli(&["train", "--data", data, "--task", "localize", "--epochs", "1", "--out", out.to_str().unwrap()])
+    };
+    let (code, _, err) = localize("a");
+    assert_ne!(code, 0);
+    assert!(err.contains("people") && err.contains("train/boxes.csv has no row for the image person/5.png"), "{err}");
+    std::fs::write(&boxes, format!("{text}person/999.png,1,1,4,4\n")).unwrap();
+    let (code, _, err) = localize("b");
+    assert_ne!(code, 0);
+    assert!(err.contains("train/boxes.csv line 98: person/999.png is not an image of this split"), "{err}");
+    // no box file in the test split: localize is refused before training
+    std::fs::write(&boxes, &text).unwrap();
+    std::fs::remove_file(root.join("test/boxes.csv")).unwrap();
+    let (code, _, err) = localize("c");
+    assert_ne!(code, 0);
+    assert!(err.contains("(its test split) has 0 boxes for 16 images") && err.contains("boxes.csv"), "{err}");
+}

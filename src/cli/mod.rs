@@ -35,7 +35,7 @@ pub struct TrainArgs {
     /// Options given as well change the recipe's values.
     #[arg(long, value_parser = ["fast94"])]
     pub recipe: Option<String>,
-    /// shapes, shapes-binary (add :SIZE for other image sizes, e.g. shapes:64), cifar10, or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz) [default: shapes; fast94: cifar10].
+    /// shapes, shapes-binary or poses (stick figures with 14 joints), with :SIZE for another image size (e.g. shapes:64); cifar10; or a path (CIFAR-10 binaries or an image-folder tree; folder or .tar.gz) [default: shapes; fast94: cifar10].
     #[arg(long)]
     pub data: Option<String>,
     /// smallcnn, smallcnn-gmp, resnet20, vgg-fc or fastcnn [default: smallcnn; fast94: fastcnn].

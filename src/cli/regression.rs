@@ -1,6 +1,7 @@
 //! `cnnlab eval` and `cnnlab localize` on localize and pose runs, and `cnnlab sweep-alpha`.
 
 use super::explain::{load_any_run, localize_reports, LocalizeArgs};
+use cnnlab::data::augment::Augment;
 use cnnlab::data::Dataset;
 use cnnlab::eval::{evaluate, predict, TestTimeAugmentation};
 use cnnlab::io::{save_png, write_atomic, Error, Result};
@@ -10,6 +11,14 @@ use std::path::{Path, PathBuf};
 /// The task a run (or checkpoint) was trained for, read from its checkpoint.
 pub fn task_of(run: &Path, last: bool) -> Result<Task> {
     Ok(cnnlab::train::load_for_inference(run, last)?.1.task)
+}
+
+/// The data a command reads: `--data` if given, else the run's own.
+fn data_name(run: &Path, data: Option<&str>) -> String {
+    match data {
+        Some(d) => d.to_string(),
+        None => cnnlab::train::RunDir::new(run).config().map(|c| c.data).unwrap_or_else(|_| "(the run's)".into()),
+    }
 }
 
 /// What `eval` measured on a localize or pose network (eval.json).
@@ -28,15 +37,13 @@ struct RegressionReport {
 /// a picture of the first eight test images (boxes.png or skeletons.png).
 pub fn eval(run: &Path, data: Option<&str>, last: bool, json: bool) -> Result<i32> {
     let (mut model, meta, test, checkpoint) = load_any_run(run, data, last, "test")?;
+    let data_name = data_name(run, data);
+    meta.task.check(&test, &data_name, &Augment::none())?;
     let outputs = metrics::outputs(&mut model, &test, &meta.preprocessing, 256);
     let out = super::explain_images::default_out(run, "eval");
     let out = if run.join("config.json").exists() { run.to_path_buf() } else { out };
     std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
     let first: Vec<usize> = (0..test.len().min(8)).collect();
-    let data_name = match data {
-        Some(d) => d.to_string(),
-        None => cnnlab::train::RunDir::new(run).config().map(|c| c.data).unwrap_or_default(),
-    };
     let mut report = RegressionReport {
         task: meta.task,
         checkpoint: checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -123,6 +130,7 @@ pub fn localize(args: &LocalizeArgs, compare: Option<&Path>) -> Result<i32> {
         let why = format!("was trained for --task {}; localize needs a classifier or a localize run", meta.task);
         return Err(Error::file(&args.run, why));
     }
+    meta.task.check(&test, &data_name(&args.run, args.data.as_deref()), &Augment::none())?;
     let test = first(&test, args.limit);
     let outputs = metrics::outputs(&mut model, &test, &meta.preprocessing, 256);
     let s = metrics::localize_scores(&outputs, &test);

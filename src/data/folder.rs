@@ -1,5 +1,6 @@
-//! Image-folder datasets: `train/<class>/*.png|jpg` and `test/<class>/…`, from a folder or a `.tar.gz`.
+//! Image-folder datasets: `train/<class>/*.png|jpg` and `test/<class>/…`, from a folder or a `.tar.gz`, with optional box and keypoint files.
 
+use super::annotations::{self, SplitFiles};
 use super::{archive, Dataset, Splits};
 use crate::io::{Error, Result};
 use rayon::prelude::*;
@@ -14,6 +15,15 @@ fn is_image(name: &str) -> bool {
     [".png", ".jpg", ".jpeg"].iter().any(|ext| lower.ends_with(ext))
 }
 
+/// The split and file name of an annotation file (`…/train/boxes.csv`).
+fn annotation_member(member: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = member.split('/').filter(|p| !p.is_empty()).collect();
+    let n = parts.len();
+    let is_note = |f: &str| f == annotations::BOXES_FILE || f == annotations::KEYPOINTS_FILE;
+    (n >= 2 && (parts[n - 2] == "train" || parts[n - 2] == "test") && is_note(parts[n - 1]))
+        .then(|| (parts[n - 2], parts[n - 1]))
+}
+
 /// Splits `…/train/cat/0001.jpg` into ("train", "cat"); `None` for other paths.
 fn split_and_class(member: &str) -> Option<(&str, &str)> {
     let parts: Vec<&str> = member.split('/').filter(|p| !p.is_empty()).collect();
@@ -23,10 +33,10 @@ fn split_and_class(member: &str) -> Option<(&str, &str)> {
 
 /// Loads both splits from a folder (or one holding a single subfolder that has them) or an archive.
 pub fn load(path: &Path) -> Result<Splits> {
-    let (train, test) = find(path, &["train", "test"])?;
+    let [(train, train_notes), (test, test_notes)] = find(path, &["train", "test"])?;
     check_classes(path, &train, &test)?;
-    let train = decode_split(path, train)?;
-    let test = decode_split(path, test)?;
+    let train = decode_split(path, train, &train_notes)?;
+    let test = decode_split(path, test, &test_notes)?;
     if train.shape != test.shape {
         return Err(Error::file(
             path,
@@ -39,20 +49,26 @@ pub fn load(path: &Path) -> Result<Splits> {
 /// Loads the test split alone: the training images are neither read from
 /// disk nor decoded (in an archive they are skipped over).
 pub fn load_test(path: &Path) -> Result<Dataset> {
-    let (_, test) = find(path, &["test"])?;
+    let [_, (test, notes)] = find(path, &["test"])?;
     if test.is_empty() {
         return Err(Error::file(path, "no images under test/<class>/ (png or jpg)"));
     }
-    decode_split(path, test)
+    decode_split(path, test, &notes)
 }
 
-/// The encoded images of the `wanted` splits (train, test), undecoded.
-fn find(path: &Path, wanted: &[&str]) -> Result<(Found, Found)> {
-    let (mut train, mut test) = (Found::new(), Found::new());
+/// The encoded images and the annotation files of the `wanted` splits
+/// ([train, test]), undecoded.
+fn find(path: &Path, wanted: &[&str]) -> Result<[(Found, SplitFiles); 2]> {
+    let mut splits: [(Found, SplitFiles); 2] = Default::default();
     let mut add = |member: &str, bytes: Vec<u8>| {
-        if let Some((split, class)) = wanted_member(member, wanted) {
-            let target = if split == "train" { &mut train } else { &mut test };
-            target.entry(class.to_string()).or_default().push((member.to_string(), bytes));
+        if let Some((split, file)) = annotation_member(member).filter(|(split, _)| wanted.contains(split)) {
+            splits[usize::from(split == "test")].1.offer(file, format!("{split}/{file}"), bytes);
+        } else if let Some((split, class)) = wanted_member(member, wanted) {
+            splits[usize::from(split == "test")]
+                .0
+                .entry(class.to_string())
+                .or_default()
+                .push((member.to_string(), bytes));
         }
     };
     if path.is_dir() {
@@ -62,7 +78,8 @@ fn find(path: &Path, wanted: &[&str]) -> Result<(Found, Found)> {
         }
     } else if archive::is_tar_gz(path) {
         archive::for_each_member(path, |member, read| {
-            if is_image(member) && wanted_member(member, wanted).is_some() {
+            let note = annotation_member(member).is_some_and(|(split, _)| wanted.contains(&split));
+            if note || (is_image(member) && wanted_member(member, wanted).is_some()) {
                 add(member, read()?);
             }
             Ok(true)
@@ -70,7 +87,7 @@ fn find(path: &Path, wanted: &[&str]) -> Result<(Found, Found)> {
     } else {
         return Err(Error::file(path, "expected a folder, a .tar.gz archive, or CIFAR-10 binary batches"));
     }
-    Ok((train, test))
+    Ok(splits)
 }
 
 /// The split and class of an image of one of the `wanted` splits.
@@ -107,6 +124,13 @@ fn walk_split(root: &Path, split: &str, add: &mut impl FnMut(&str, Vec<u8>)) -> 
     if !dir.is_dir() {
         return Err(Error::file(&dir, "missing folder"));
     }
+    for note in [annotations::BOXES_FILE, annotations::KEYPOINTS_FILE] {
+        let file = dir.join(note);
+        if file.is_file() {
+            let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
+            add(&format!("{split}/{note}"), bytes);
+        }
+    }
     for class_dir in list(&dir)?.into_iter().filter(|p| p.is_dir()) {
         for file in list(&class_dir)?.into_iter().filter(|p| is_image(&p.to_string_lossy())) {
             let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
@@ -133,7 +157,8 @@ fn check_classes(path: &Path, train: &Found, test: &Found) -> Result<()> {
 
 // ANCHOR: decode
 /// Decodes every image in parallel into CHW bytes; all must share one size.
-fn decode_split(path: &Path, found: Found) -> Result<Dataset> {
+/// The split's box and keypoint files, if any, are checked and attached.
+fn decode_split(path: &Path, found: Found, notes: &SplitFiles) -> Result<Dataset> {
     let classes: Vec<String> = found.keys().cloned().collect();
     let mut items: Vec<(usize, String, Vec<u8>)> = Vec::new();
     for (label, (_, mut files)) in found.into_iter().enumerate() {
@@ -153,6 +178,7 @@ fn decode_split(path: &Path, found: Found) -> Result<Dataset> {
     };
     let mut data = Dataset { classes, shape: [3, h as usize, w as usize], ..Dataset::default() };
     data.images.reserve(decoded.len() * 3 * (w * h) as usize);
+    let mut names = Vec::with_capacity(decoded.len());
     for (label, name, img) in decoded {
         if img.dimensions() != (w, h) {
             let (iw, ih) = img.dimensions();
@@ -162,7 +188,9 @@ fn decode_split(path: &Path, found: Found) -> Result<Dataset> {
             data.images.extend(img.pixels().map(|p| p.0[c])); // HWC → CHW, one plane at a time
         }
         data.labels.push(label);
+        names.push(name);
     }
+    annotations::attach(path, notes, &names, &mut data)?;
     Ok(data)
 }
 // ANCHOR_END: decode

@@ -1,5 +1,6 @@
 //! Datasets: the built-in synthetic `shapes`, CIFAR-10 in its official binary format, and image folders.
 
+pub mod annotations;
 pub mod archive;
 pub mod augment;
 pub mod cifar;
@@ -60,9 +61,11 @@ pub struct Dataset {
     pub images: Vec<u8>,
     /// One label per image.
     pub labels: Vec<usize>,
-    /// Ground-truth box per image (synthetic data only; empty otherwise).
+    /// Ground-truth box per image (synthetic data, or an image folder's
+    /// `boxes.csv`; empty otherwise).
     pub boxes: Vec<BBox>,
-    /// Ground-truth keypoints per image, (x, y) in pixels (synthetic data only).
+    /// Ground-truth keypoints per image, (x, y) in pixels (synthetic data, or
+    /// an image folder's `keypoints.csv`; empty otherwise).
     pub keypoints: Vec<Vec<[f32; 2]>>,
 }
 

@@ -73,7 +73,8 @@ impl Task {
             Task::Localize if data.boxes.len() != n => {
                 return Err(Error::msg(format!(
                     "--task localize needs a ground-truth box per image, and --data {source} has {} boxes for {n} \
-                     images (the built-in shapes and poses have them)",
+                     images (the built-in shapes and poses have them; an image folder needs \
+                     train/boxes.csv and test/boxes.csv)",
                     data.boxes.len()
                 )))
             }
@@ -82,7 +83,7 @@ impl Task {
                 if data.keypoints.len() != n || wrong.is_some() {
                     return Err(Error::msg(format!(
                         "--task pose needs {} joints per image, and --data {source} does not have them \
-                         (use --data poses)",
+                         (use --data poses, or an image folder with train/keypoints.csv and test/keypoints.csv)",
                         targets::JOINTS
                     )));
                 }

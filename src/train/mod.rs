@@ -73,6 +73,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
     let data = prepare(cfg)?;
     cfg.validate_for_images(data.train.shape, data.train.len())?;
     cfg.task.check(&data.train, &cfg.data, &cfg.augment)?;
+    cfg.task.check(&data.test, &format!("{} (its test split)", cfg.data), &cfg.augment)?;
     let [c, h, w] = data.train.shape;
     let mut model = Model::new(cfg.arch()?, cfg.task.outputs(data.train.classes.len()), [c, h, w], cfg.seed)?;
     if let Some(fast) = &cfg.fast {

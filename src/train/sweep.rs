@@ -108,10 +108,11 @@ impl Sweep {
         out
     }
 
-    /// Accuracy, mean IoU and correct localization on the validation images against α.
+    /// Accuracy, mean IoU and correct localization on the validation images
+    /// against α (the plot's font has no Greek letters: "alpha").
     pub fn plot(&self) -> image::RgbImage {
         let series = |f: fn(&LocalizeScores) -> f64| self.points.iter().map(|p| (p.alpha, f(&p.val))).collect();
-        LinePlot::new("validation metrics against α (L = α·S + (1 − α)·R)", "α", "score")
+        LinePlot::new("validation scores against alpha (L = alpha S + (1 - alpha) R)", "alpha", "score")
             .with("class accuracy", series(|s| s.accuracy))
             .with("mean IoU", series(|s| s.mean_iou))
             .with("correct localization", series(|s| s.correct_localization))

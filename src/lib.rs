@@ -25,6 +25,7 @@ pub mod gradcheck;
 pub mod inspect;
 pub mod io;
 pub mod localize;
+pub mod lock;
 pub mod models;
 pub mod nn;
 pub mod ops;

@@ -238,3 +238,101 @@ fn archive_members_that_claim_absurd_sizes_or_hold_binary_headers_are_refused_cl
     assert!(err.contains("binary.tar.gz"), "{err}");
     assert!(!err.chars().any(|c| c.is_control() || c == '\u{fffd}'), "raw bytes in the message: {err:?}");
 }
+
+#[test]
+fn weights_that_overflow_give_an_error_never_p_nan() {
+    let dir = scratch("overflow");
+    let path = dir.join("m.safetensors");
+    let mut model = Model::new(Arch::SmallCnn, 10, [3, 32, 32], 0).unwrap();
+    // finite, but the class scores Σ_k w_k^c · mean(f_k) overflow float32
+    model.visit_state("", &mut |name, t, _| {
+        if name == "22.weight" {
+            t.data_mut().iter_mut().for_each(|w| *w = 3e38);
+        }
+    });
+    checkpoint::save(&path, &mut model, &meta()).unwrap();
+    let image = dir.join("grey.png");
+    image::RgbImage::from_pixel(32, 32, image::Rgb([90, 120, 200])).save(&image).unwrap();
+    let out = dir.join("out");
+    for method in ["cam", "gradcam", "saliency"] {
+        let args = ["explain", "--run", path.to_str().unwrap(), "--image", image.to_str().unwrap(), "--method", method];
+        let (code, stdout, err) = common::cli(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        assert_ne!(code, 0, "{method}: {stdout}");
+        assert!(!stdout.contains("NaN") && !err.contains("NaN"), "{method}: {stdout}{err}");
+        assert!(err.contains("class scores not finite") && err.contains("grey.png"), "{method}: {err}");
+    }
+}
+
+#[test]
+fn one_writer_per_run_folder_and_a_kill_before_the_first_checkpoint_starts_afresh() {
+    let dir = scratch("one-writer");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    // a long first epoch: the lock is held long before any checkpoint
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_cnnlab"))
+        .args(["train", "--epochs", "3", "--val", "100", "--out", out_s])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = first.id().to_string();
+    let lock = out.join(cnnlab::lock::LOCK_FILE);
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&lock).unwrap_or_default() != pid || !out.join("config.json").exists() {
+        assert!(waited.elapsed().as_secs() < 60, "the first training never locked its folder");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // every other writer of the folder is refused by name, while the first runs
+    let second: [&[&str]; 2] =
+        [&["train", "--epochs", "1", "--limit", "64", "--out", out_s], &["train", "--resume", "--out", out_s]];
+    for args in second {
+        let (code, _, err) = common::cli(args);
+        assert_ne!(code, 0, "{args:?} ran beside the first training");
+        assert!(err.contains("run") && err.contains(&format!("in use: process {pid}")), "{args:?}: {err}");
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!out.join("last.safetensors").exists(), "killed before its first checkpoint");
+    // the dead process's lock does not block; its half-written file is cleaned up; train accepts the folder
+    std::fs::write(out.join(".last.safetensors.999999.tmp"), b"half a checkpoint").unwrap();
+    let (code, _, err) = common::cli(&["train", "--epochs", "1", "--limit", "64", "--val", "32", "--out", out_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("ended before its first checkpoint; starting it afresh"), "{err}");
+    assert!(!out.join(".last.safetensors.999999.tmp").exists());
+    assert!(out.join("last.safetensors").exists());
+    // a run with a checkpoint is still protected
+    let (code, _, err) = common::cli(&["train", "--epochs", "1", "--limit", "64", "--val", "32", "--out", out_s]);
+    assert_ne!(code, 0);
+    assert!(err.contains("already holds a run"), "{err}");
+    // commands that write into the run wait their turn too: here this test process holds it
+    let held = cnnlab::lock::FolderLock::acquire(&out).unwrap();
+    let me = std::process::id();
+    let writers: [&[&str]; 3] = [
+        &["eval", "--run", out_s],
+        &["explain", "--run", out_s, "--index", "0"],
+        &["train", "--resume", "--out", out_s],
+    ];
+    for args in writers {
+        let (code, _, err) = common::cli(args);
+        assert_ne!(code, 0, "{args:?} wrote into a locked run");
+        assert!(err.contains(&format!("in use: process {me}")), "{args:?}: {err}");
+    }
+    drop(held);
+    let (code, _, err) = common::cli(&["eval", "--run", out_s]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_folder_that_cannot_be_written_fails_before_any_work() {
+    let dir = scratch("unwritable");
+    let run = common::tiny_run(&dir, "smallcnn");
+    // a lock file that cannot be opened for writing stands for a folder that
+    // cannot be written (modes do not stop root, who runs CI)
+    let lock = std::path::Path::new(&run).join(cnnlab::lock::LOCK_FILE);
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    let (code, out, err) = common::cli(&["eval", "--run", &run]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("cannot write into this folder") && !out.contains("accuracy"), "{out}{err}");
+    assert!(!std::path::Path::new(&run).join("eval.json").exists());
+}

@@ -217,12 +217,12 @@ pub struct EvalReport {
 pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let (mut model, meta, test, checkpoint) =
         super::explain::load_run_with_test(run_path, options.data.as_deref(), options.last)?;
-    let probs = predict(&mut model, &test, &meta.preprocessing, 256, options.tta);
-    let evaluation = evaluate(&probs, &test.labels, &meta.classes);
     // a run folder gets its report; shipped weights are not written into (runs/eval/NAME)
     let out = super::explain_images::default_out(run_path, "eval");
     let out = if run_path.join("config.json").exists() { run_path.to_path_buf() } else { out };
-    std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
+    let _lock = super::explain_images::lock_output(run_path, &out)?;
+    let probs = predict(&mut model, &test, &meta.preprocessing, 256, options.tta);
+    let evaluation = evaluate(&probs, &test.labels, &meta.classes);
     save_png(&out.join("confusion.png"), &evaluation.confusion_image())?;
     if let Some(roc) = &evaluation.roc {
         save_png(&out.join("roc.png"), &roc_image(roc))?;
@@ -281,6 +281,7 @@ pub fn demo(out: &Path) -> Result<i32> {
     if out.join("config.json").exists() {
         return Err(Error::file(out, "already holds a run; remove it or pass another --out"));
     }
+    let _lock = run.lock()?; // held while the demo trains, then explains into the run
     install_ctrlc();
     if let Outcome::Interrupted(_) = train::train(&TrainConfig::demo(), &run, false, &STOP)? {
         return Ok(130);

@@ -12,6 +12,7 @@ use cnnlab::data::BBox;
 use cnnlab::explain::{explain, Map, Method, Options, Target};
 use cnnlab::io::{save_png, write_atomic, Error, Result};
 use cnnlab::localize::box_from_map;
+use cnnlab::lock::FolderLock;
 use cnnlab::models::Model;
 use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
 use cnnlab::viz::labelled_row;
@@ -106,7 +107,7 @@ pub fn explain_command(args: ExplainArgs) -> Result<i32> {
         (model, meta, vec![item], Vec::new())
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.run, "explain"));
-    std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
+    let _lock = lock_output(&args.run, &out)?;
     let target = match &args.class {
         Some(class) => Target::Class(class_index(class, &meta.classes)?),
         None => Target::Top,
@@ -131,6 +132,11 @@ pub fn explain_command(args: ExplainArgs) -> Result<i32> {
                     eprintln!("{method}: left out: {}", e.message);
                     skipped.push(method);
                     continue;
+                }
+                // the library counts images within the batch; name them
+                Err(e) if e.message.starts_with("class scores not finite") => {
+                    let names: Vec<&str> = batch.iter().map(|item| item.name.as_str()).collect();
+                    return Err(Error::msg(format!("{} (the batch: {})", e.message, names.join(", "))));
                 }
                 result => result?,
             };
@@ -390,6 +396,17 @@ pub fn class_index(class: &str, classes: &[String]) -> Result<usize> {
 /// Where outputs go by default: `RUN/WHAT` for a training run folder;
 /// `runs/WHAT/NAME` for shipped weights or a checkpoint file, so that
 /// commands never write into the project's own files.
+/// Creates `out` and locks what a command writes into: the run folder when
+/// `out` lies inside one (one writer per run: a training there would be
+/// refused), else `out` itself. Taken before any work, so a folder that
+/// cannot be written fails at once. Hold the lock until the writing ends.
+pub fn lock_output(run: &Path, out: &Path) -> Result<FolderLock> {
+    let inside_run = run.join("config.json").exists() && out.starts_with(run);
+    let lock = FolderLock::acquire(if inside_run { run } else { out })?;
+    std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create the folder: {e}")))?;
+    Ok(lock)
+}
+
 pub fn default_out(run: &Path, what: &str) -> PathBuf {
     if run.join("config.json").exists() {
         return run.join(what);

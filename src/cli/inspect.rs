@@ -9,23 +9,25 @@ use cnnlab::inspect::patches::{patches_picture, top_patches};
 use cnnlab::inspect::synthesis::{synthesize, Objective, SynthesisOptions};
 use cnnlab::inspect::{feature_maps, receptive_field_of};
 use cnnlab::io::{npy_bytes, save_png, write_atomic, Error, Result};
+use cnnlab::lock::FolderLock;
 use cnnlab::models::Model;
 use cnnlab::viz::heatmap::image_from_chw;
 use cnnlab::viz::labelled_row;
 use cnnlab::Tensor;
 use std::path::{Path, PathBuf};
 
-fn out_dir(out: &Option<PathBuf>, run: &Path, what: &str) -> Result<PathBuf> {
+/// The folder a command writes, created and locked (see `lock_output`).
+fn out_dir(out: &Option<PathBuf>, run: &Path, what: &str) -> Result<(PathBuf, FolderLock)> {
     let out = out.clone().unwrap_or_else(|| default_out(run, what));
-    std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
-    Ok(out)
+    let lock = super::explain_images::lock_output(run, &out)?;
+    Ok((out, lock))
 }
 
 /// `cnnlab inspect filters`.
 pub fn filters(run: &Path, layer: Option<&str>, max: usize, out: &Option<PathBuf>) -> Result<i32> {
     let (mut model, _, _) = super::explain::load_classifier(run, false)?;
     let (name, weight) = find_conv(&mut model, layer)?;
-    let out = out_dir(out, run, "inspect")?;
+    let (out, _lock) = out_dir(out, run, "inspect")?;
     let scale = if weight.shape()[1] == 3 { 12 } else { 6 };
     let png = out.join(format!("filters-{name}.png"));
     save_png(&png, &filter_picture(&name, &weight, max, max, scale))?;
@@ -71,7 +73,7 @@ pub fn activations(
     let [c, h, w] = meta.input;
     let x = Tensor::from_vec(values, &[1, c, h, w]);
     let wanted = if layer == "all" { Vec::new() } else { vec![layer.to_string()] };
-    let out = out_dir(out, run, "inspect")?;
+    let (out, _lock) = out_dir(out, run, "inspect")?;
     for (name, maps) in feature_maps(&mut model, &x, &wanted)? {
         let (_, k, mh, mw) = maps.dims4("activations");
         let scale = (64 / mh.max(mw)).max(2) as u32;
@@ -111,7 +113,7 @@ pub fn patches(args: &PatchArgs) -> Result<i32> {
     let best =
         top_patches(&mut model, &data, &meta.preprocessing, &args.layer, &channels, args.top, &|n| bar.inc(n as u64))?;
     bar.finish_and_clear();
-    let out = out_dir(&args.out, &args.run, "inspect")?;
+    let (out, _lock) = out_dir(&args.out, &args.run, "inspect")?;
     let size = (field.rows.size, field.cols.size);
     let png = out.join(format!("patches-{}.png", args.layer));
     save_png(&png, &patches_picture(&data, &args.layer, size, &best))?;
@@ -182,7 +184,7 @@ pub fn synthesize_command(args: &SynthArgs) -> Result<i32> {
     let started = std::time::Instant::now();
     let result = synthesize(&mut model, &objectives, meta.input, &meta.preprocessing, &args.opts)?;
     let seconds = started.elapsed().as_secs_f64();
-    let out = out_dir(&args.out, &args.run, "synthesize")?;
+    let (out, _lock) = out_dir(&args.out, &args.run, "synthesize")?;
     let mut tiles = Vec::new();
     for (i, objective) in objectives.iter().enumerate() {
         let name = match objective {

@@ -182,7 +182,7 @@ fn batch_of(images: &[Vec<u8>], meta: &CheckpointMeta, names: Vec<String>, label
 pub fn show_command(args: &ShowArgs) -> Result<i32> {
     let (mut model, meta, mut dec) = classifier_and_decoder(&args.run, &args.decoder)?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.run, "perceive"));
-    std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
+    let _lock = super::explain_images::lock_output(&args.run, &out)?;
     let scale = (160 / meta.input[1].max(1)).max(2) as u32;
     if let Some(k) = args.misclassified {
         return misclassified(args, (&mut model, &meta, &mut dec), k, &out, scale);

@@ -39,10 +39,10 @@ pub fn eval(run: &Path, data: Option<&str>, last: bool, json: bool) -> Result<i3
     let (mut model, meta, test, checkpoint) = load_any_run(run, data, last, "test")?;
     let data_name = data_name(run, data);
     meta.task.check(&test, &data_name, &Augment::none())?;
-    let outputs = metrics::outputs(&mut model, &test, &meta.preprocessing, 256);
     let out = super::explain_images::default_out(run, "eval");
     let out = if run.join("config.json").exists() { run.to_path_buf() } else { out };
-    std::fs::create_dir_all(&out).map_err(|e| Error::file(&out, format!("cannot create the folder: {e}")))?;
+    let _lock = super::explain_images::lock_output(run, &out)?;
+    let outputs = metrics::outputs(&mut model, &test, &meta.preprocessing, 256);
     let first: Vec<usize> = (0..test.len().min(8)).collect();
     let mut report = RegressionReport {
         task: meta.task,

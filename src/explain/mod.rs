@@ -124,7 +124,8 @@ pub struct Options {
 ///
 /// # Errors
 /// CAM on a network without GAP + Linear; `--layer` on CAM (it has one
-/// layer by definition); unknown layers; classes out of range.
+/// layer by definition); unknown layers; classes out of range; class scores
+/// that are not finite (weights that overflow float32 on these images).
 pub fn explain(model: &mut Model, x: &Tensor, method: Method, target: &Target, opts: &Options) -> Result<Maps> {
     let default_layer = model.arch.feature_layer();
     let layer = opts.layer.as_deref().unwrap_or(default_layer);
@@ -135,9 +136,9 @@ pub fn explain(model: &mut Model, x: &Tensor, method: Method, target: &Target, o
                  (layer {default_layer}); use gradcam to explain another layer"
             )));
         }
-        return cam::cam(model, x, target);
+        return finite_scores(cam::cam(model, x, target)?);
     }
-    capture::frozen(model, |model| match method {
+    let maps = capture::frozen(model, |model| match method {
         Method::Cam => unreachable!("handled above"),
         Method::GradCam => gradcam::gradcam(model, x, layer, target),
         Method::GradCamPlusPlus => gradcam::gradcam_pp(model, x, layer, target),
@@ -147,6 +148,24 @@ pub fn explain(model: &mut Model, x: &Tensor, method: Method, target: &Target, o
         }
         Method::Rise => rise::rise(model, x, target, &opts.rise),
         Method::Saliency => saliency::saliency(model, x, target),
-    })
+    })?;
+    finite_scores(maps)
 }
 // ANCHOR_END: explain
+
+/// `maps` unchanged if every class score is finite; an error otherwise (a
+/// map and a probability computed from an infinite score would be NaN).
+fn finite_scores(maps: Maps) -> Result<Maps> {
+    let scores = maps.1.data();
+    let classes = scores.len() / maps.0.len().max(1);
+    match scores.iter().position(|s| !s.is_finite()) {
+        None => Ok(maps),
+        Some(at) => Err(Error::msg(format!(
+            "class scores not finite: image {} of the batch, class {} is {}; the network's weights \
+             overflow float32 on this image, so no map or probability can be computed",
+            at / classes.max(1),
+            at % classes.max(1),
+            scores[at]
+        ))),
+    }
+}

@@ -337,6 +337,8 @@ pub fn train(
     stop: &AtomicBool,
 ) -> Result<Outcome> {
     let files = Files { dir: dir.to_path_buf() };
+    let lock = crate::lock::FolderLock::acquire(dir)?; // one writer per decoder run
+    lock.remove_leftovers()?;
     let mut opt = Adam::new(cfg.lr);
     let (mut decoder, mut progress) = if resume {
         let (decoder, progress) = Decoder::load(dir)?;

@@ -70,6 +70,7 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 /// from `run`'s last checkpoint. `stop` is polled after every step (Ctrl-C).
 pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -> Result<Outcome> {
     cfg.validate()?;
+    let _lock = run.lock()?;
     let data = prepare(cfg)?;
     cfg.validate_for_images(data.train.shape, data.train.len())?;
     cfg.task.check(&data.train, &cfg.data, &cfg.augment)?;

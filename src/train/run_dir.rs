@@ -4,6 +4,7 @@ use super::TrainConfig;
 use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
 use crate::io::{save_png, write_atomic, Error, Result};
+use crate::lock::FolderLock;
 use crate::models::Model;
 use crate::nn::{Module, StateKind};
 use crate::optim::Optimizer;
@@ -151,13 +152,32 @@ impl RunDir {
             .collect()
     }
 
-    /// Starts a fresh run: refuses to overwrite a folder that already holds one.
+    /// Locks the folder for this process (one writer per run; a second gets
+    /// an error naming the holder) and removes temporary files a killed
+    /// writer left behind. Hold the lock while writing the folder.
+    pub fn lock(&self) -> Result<FolderLock> {
+        let lock = FolderLock::acquire(&self.path)?;
+        lock.remove_leftovers()?;
+        Ok(lock)
+    }
+
+    /// True once the run has saved a checkpoint or finished an epoch.
+    fn has_progress(&self) -> bool {
+        ["last.safetensors", "best.safetensors", "metrics.jsonl"].iter().any(|f| self.file(f).exists())
+    }
+
+    /// Starts a fresh run: refuses to overwrite a folder that already holds
+    /// one. A run killed before its first checkpoint left only its config:
+    /// there is nothing to keep or resume, so it is started afresh.
     pub fn start(&self, cfg: &TrainConfig) -> Result<()> {
         if self.file("config.json").exists() {
-            return Err(Error::file(
-                &self.path,
-                "already holds a run; use --resume to continue it, or choose another --out",
-            ));
+            if self.has_progress() {
+                return Err(Error::file(
+                    &self.path,
+                    "already holds a run; use --resume to continue it, or choose another --out",
+                ));
+            }
+            eprintln!("{}: a run that ended before its first checkpoint; starting it afresh", self.path.display());
         }
         let json = serde_json::to_string_pretty(cfg).expect("plain data serialises");
         write_atomic(&self.file("config.json"), |w| w.write_all(json.as_bytes()))
@@ -174,7 +194,8 @@ impl RunDir {
     ) -> Result<(Vec<EpochMetrics>, (usize, EpochSoFar))> {
         let last = self.file("last.safetensors");
         if !last.exists() {
-            return Err(Error::file(&last, "nothing to resume: no last checkpoint in this run folder"));
+            let why = "nothing to resume: no last checkpoint in this run folder (train without --resume starts it)";
+            return Err(Error::file(&last, why));
         }
         let (tensors, meta) = checkpoint::read_tensors(&last)?;
         let meta = checkpoint::parse_meta(&last, &meta)?;

@@ -1,6 +1,7 @@
 //! Training a classifier: the loop, validation, checkpoints, metrics, curves, Ctrl-C and resume.
 
 pub mod batches;
+pub mod commit;
 mod config;
 pub mod fast;
 mod run_dir;
@@ -71,6 +72,8 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -> Result<Outcome> {
     cfg.validate()?;
     let _lock = run.lock()?;
+    // a run killed before its first checkpoint has nothing to resume: it starts afresh
+    let resume = resume && run.has_progress();
     let data = prepare(cfg)?;
     cfg.validate_for_images(data.train.shape, data.train.len())?;
     cfg.task.check(&data.train, &cfg.data, &cfg.augment)?;

@@ -1,5 +1,6 @@
 //! The run folder: config, per-epoch metrics (JSON lines), best and last checkpoints, optimiser state, curves.
 
+use super::commit::{self, Recovery, Staged};
 use super::TrainConfig;
 use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
@@ -158,11 +159,18 @@ impl RunDir {
     pub fn lock(&self) -> Result<FolderLock> {
         let lock = FolderLock::acquire(&self.path)?;
         lock.remove_leftovers()?;
+        match commit::recover(&self.path)? {
+            Recovery::Clean => {}
+            Recovery::Finished => eprintln!("{}: finished the epoch end a crash interrupted", self.path.display()),
+            Recovery::Discarded(n) => {
+                eprintln!("{}: discarded {n} files of an epoch end a crash interrupted", self.path.display())
+            }
+        }
         Ok(lock)
     }
 
     /// True once the run has saved a checkpoint or finished an epoch.
-    fn has_progress(&self) -> bool {
+    pub fn has_progress(&self) -> bool {
         ["last.safetensors", "best.safetensors", "metrics.jsonl"].iter().any(|f| self.file(f).exists())
     }
 
@@ -213,18 +221,42 @@ impl RunDir {
             opt.set_state(state.into_iter().map(|(k, (_, v))| (k, v)).collect());
         }
         let mut metrics = self.metrics()?;
+        if metrics.len() < meta.epoch {
+            let why = format!(
+                "holds {} epochs, but last.safetensors was saved after {}: the folder was changed by hand \
+                 (the two are committed together)",
+                metrics.len(),
+                meta.epoch
+            );
+            return Err(Error::file(self.file("metrics.jsonl"), why));
+        }
         metrics.truncate(meta.epoch);
         Ok((metrics, (meta.step, meta.so_far)))
     }
 
-    /// Saves the model and optimiser state as `last` (used on Ctrl-C too).
-    pub fn save_last(&self, model: &mut Model, opt: &dyn Optimizer, meta: &CheckpointMeta) -> Result<()> {
-        checkpoint::save(&self.file("last.safetensors"), model, meta)?;
+    /// Stages the model and optimiser state as `last`.
+    fn stage_last(
+        &self,
+        staged: &mut Staged,
+        model: &mut Model,
+        opt: &dyn Optimizer,
+        meta: &CheckpointMeta,
+    ) -> Result<()> {
+        staged.write("last.safetensors", |path| checkpoint::save(path, model, meta))?;
         let state: Vec<_> = opt.state().into_iter().map(|(k, v)| (k, vec![v.len()], v, StateKind::Buffer)).collect();
-        checkpoint::write_tensors(&self.file("optimizer.safetensors"), &state, HashMap::new())
+        staged.write("optimizer.safetensors", |path| checkpoint::write_tensors(path, &state, HashMap::new()))
     }
 
-    /// After an epoch: checkpoints (best too when `best`), metrics and curves.
+    /// Saves the model and optimiser state as `last`, committed together (on Ctrl-C).
+    pub fn save_last(&self, model: &mut Model, opt: &dyn Optimizer, meta: &CheckpointMeta) -> Result<()> {
+        let mut staged = Staged::new(&self.path);
+        self.stage_last(&mut staged, model, opt, meta)?;
+        staged.commit()
+    }
+
+    /// After an epoch: the checkpoints (best too when `best`) and the
+    /// metrics, committed at one point (a crash leaves the folder at this
+    /// epoch or the one before, never between); then the curves.
     pub fn record_epoch(
         &self,
         model: &mut Model,
@@ -233,12 +265,15 @@ impl RunDir {
         history: &[EpochMetrics],
         best: bool,
     ) -> Result<()> {
-        self.save_last(model, opt, meta)?;
+        let mut staged = Staged::new(&self.path);
+        self.stage_last(&mut staged, model, opt, meta)?;
         if best {
-            checkpoint::save(&self.file("best.safetensors"), model, meta)?;
+            staged.write("best.safetensors", |path| checkpoint::save(path, model, meta))?;
         }
         let lines: Vec<String> = history.iter().map(|m| serde_json::to_string(m).expect("numbers serialise")).collect();
-        write_atomic(&self.file("metrics.jsonl"), |w| w.write_all((lines.join("\n") + "\n").as_bytes()))?;
+        let text = lines.join("\n") + "\n";
+        staged.write("metrics.jsonl", |path| write_atomic(path, |w| w.write_all(text.as_bytes())))?;
+        staged.commit()?;
         save_png(&self.file("curves.png"), &curves_image(history))
     }
 }

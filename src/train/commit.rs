@@ -26,6 +26,7 @@ pub const RECORD: &str = "commit.json";
 /// The suffix of a staged file.
 const STAGED: &str = ".next";
 
+// ANCHOR: commit
 /// Files staged for one commit.
 #[derive(Debug)]
 pub struct Staged {
@@ -72,6 +73,8 @@ fn finish(dir: &Path, names: &[String]) -> Result<()> {
     crash_point("removed the commit record");
     Ok(())
 }
+
+// ANCHOR_END: commit
 
 /// What [`recover`] found.
 #[derive(Debug, PartialEq, Eq)]

@@ -118,7 +118,7 @@ fn with_sorted_header(encoded: Vec<u8>) -> Vec<u8> {
 
 /// Reads every tensor (f32, f64, i64 or i32, converted to f32) and the metadata of a safetensors file.
 pub fn read_tensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let bytes = crate::io::read_file(path)?;
     let bad = |e: safetensors::SafeTensorError| Error::file(path, format!("not a valid safetensors file ({e})"));
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
     let meta = header.metadata().clone().unwrap_or_default();

@@ -45,6 +45,16 @@ impl std::error::Error for Error {}
 /// Result with cnnlab's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Reads a whole file given from outside. A FIFO, a device or a socket
+/// would block or never end, so only regular files are read.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::file(path, "not a regular file (a folder, FIFO, device or socket)"));
+    }
+    std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))
+}
+
 // ANCHOR: write_atomic
 /// Writes a file atomically: `write` fills a temporary file next to `path`,
 /// which is synced and then renamed over `path`. On any error the temporary

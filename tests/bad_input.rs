@@ -196,3 +196,64 @@ fn nonsense_cli_values_are_refused_by_name() {
     }
     assert!(!Path::new(out).join("config.json").exists(), "a refused run must not write anything");
 }
+
+/// Runs `f` on another thread and fails if it has not returned within 20 s (a hang).
+fn within_seconds<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(f()));
+    receive.recv_timeout(std::time::Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what} hangs"))
+}
+
+#[test]
+fn fifos_are_refused_instead_of_read_forever() {
+    let dir = scratch("fifo");
+    write_folder(&dir.join("mine"), 8, 6);
+    let mkfifo = |path: &Path| Command::new("mkfifo").arg(path).status().map(|s| s.success()).unwrap_or(false);
+    if !mkfifo(&dir.join("mine/train/a/x.png")) {
+        eprintln!("skipped: no mkfifo on this system");
+        return;
+    }
+    let root = dir.join("mine");
+    let err = within_seconds("an image tree holding a FIFO", move || error_of(data::load_path(&root)));
+    assert!(err.contains("x.png") && err.contains("not a regular file"), "{err}");
+    for name in ["data.tar.gz", "model.safetensors"] {
+        let fifo = dir.join(name);
+        assert!(mkfifo(&fifo));
+        let err = if name.ends_with(".tar.gz") {
+            within_seconds(name, move || error_of(data::load_path(&fifo)))
+        } else {
+            within_seconds(name, move || error_of(cnnlab::checkpoint::load(&fifo)))
+        };
+        assert!(err.contains(name) && err.contains("not a") && err.contains("FIFO"), "{err}");
+    }
+}
+
+#[test]
+fn negative_numbers_get_a_range_error_not_an_unknown_argument() {
+    for (args, expected) in [
+        (&["localize", "--run", "x", "--threshold", "-0.1"][..], "'-0.1' is not a fraction in [0, 1)"),
+        (&["explain", "--run", "x", "--index", "-1"][..], "invalid value '-1' for '--index"),
+    ] {
+        let (code, _, err) = common::cli(args);
+        assert_ne!(code, 0);
+        assert!(err.contains(expected) && !err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn eval_on_data_with_other_class_names_is_refused_and_eval_json_names_its_data() {
+    let dir = scratch("eval-classes");
+    let run = common::tiny_run(&dir, "smallcnn");
+    // ten classes of 32×32 images, but CIFAR-10's names: scoring them would compare circles with airplanes
+    let cifar = dir.join("cifar");
+    std::fs::create_dir_all(&cifar).unwrap();
+    write_cifar_dir(&cifar, 20);
+    let (code, out, err) = common::cli(&["eval", "--run", &run, "--data", cifar.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("class 0") && err.contains("'airplane'") && err.contains("'circle'"), "{err}");
+    let (code, _, err) = common::cli(&["eval", "--run", &run]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&run).join("eval.json")).unwrap()).unwrap();
+    assert_eq!(report["data"], "shapes");
+}

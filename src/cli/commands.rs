@@ -206,6 +206,8 @@ pub struct EvalReport {
     pub evaluation: Evaluation,
     /// The checkpoint file evaluated.
     pub checkpoint: String,
+    /// The data whose test split was evaluated (`--data`, or the run's own).
+    pub data: String,
     /// The test-time augmentation used.
     pub tta: TestTimeAugmentation,
     /// Where confusion.png and eval.json went.
@@ -228,7 +230,8 @@ pub fn evaluate_run(run_path: &Path, options: &EvalOptions) -> Result<EvalReport
         save_png(&out.join("roc.png"), &roc_image(roc))?;
     }
     let file_name = checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let report = EvalReport { evaluation, checkpoint: file_name, tta: options.tta, out: out.clone() };
+    let data = super::explain::data_name(run_path, options.data.as_deref());
+    let report = EvalReport { evaluation, checkpoint: file_name, data, tta: options.tta, out: out.clone() };
     let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
     write_atomic(&out.join("eval.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(report)

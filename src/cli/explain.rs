@@ -96,7 +96,25 @@ pub fn load_any_run(
             meta.input
         )));
     }
+    if let Some(k) = (0..meta.classes.len()).find(|&k| images.classes[k] != meta.classes[k]) {
+        // labels are compared by index: other names would score one class against another
+        return Err(Error::msg(format!(
+            "--data: class {k} of {spec} is '{}', but the model's class {k} is '{}' \
+             (its classes: {}); evaluate it on the data it was trained on",
+            images.classes[k],
+            meta.classes[k],
+            meta.classes.join(", ")
+        )));
+    }
     Ok((model, meta, images, checkpoint))
+}
+
+/// The data a command reads: `--data` if given, else the run's own.
+pub fn data_name(run: &Path, data: Option<&str>) -> String {
+    match data {
+        Some(d) => d.to_string(),
+        None => RunDir::new(run).config().map(|c| c.data).unwrap_or_else(|_| "(the run's)".into()),
+    }
 }
 
 /// Options of `cnnlab localize`.

@@ -137,6 +137,7 @@ enum Command {
     #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Evaluate a run's best checkpoint on a test split: accuracy, confusion matrix, ROC for two classes.
+    #[command(allow_negative_numbers = true)]
     Eval {
         /// The run folder.
         #[arg(long)]
@@ -155,12 +156,14 @@ enum Command {
         json: bool,
     },
     /// The main job on a fresh machine: train smallcnn on shapes and evaluate it.
+    #[command(allow_negative_numbers = true)]
     Demo {
         /// Output folder.
         #[arg(long, default_value = "runs/demo")]
         out: PathBuf,
     },
     /// Download a dataset into the cache (~/.cache/cnnlab, or $CNNLAB_CACHE) and verify its checksum.
+    #[command(allow_negative_numbers = true)]
     Download {
         /// Which dataset: cifar10.
         dataset: String,
@@ -172,6 +175,7 @@ enum Command {
         url: String,
     },
     /// Saliency maps of a test image, image files or a folder of them, as heat-map overlays with boxes.
+    #[command(allow_negative_numbers = true)]
     Explain {
         /// The run folder.
         #[arg(long)]
@@ -211,6 +215,7 @@ enum Command {
         data: Option<String>,
     },
     /// Weakly supervised localization scores over the test split (needs ground-truth boxes: shapes).
+    #[command(allow_negative_numbers = true)]
     Localize {
         /// The run folder.
         #[arg(long)]
@@ -315,6 +320,7 @@ enum Command {
     #[command(subcommand)]
     Perceive(Perceive),
     /// Throughput of training and inference on random CIFAR-sized batches.
+    #[command(allow_negative_numbers = true)]
     Bench {
         /// Architecture.
         #[arg(long, default_value = "smallcnn", value_parser = parse::<Arch>)]
@@ -338,6 +344,7 @@ enum Command {
 #[derive(Subcommand)]
 enum Perceive {
     /// Train a decoder on the frozen classifier's feature maps (a run folder: config, metrics, curves, checkpoint; Ctrl-C and --resume).
+    #[command(allow_negative_numbers = true)]
     Train {
         /// The classifier: a run folder, shipped weights or a .safetensors file (not needed with --resume).
         #[arg(long, required_unless_present = "resume")]
@@ -380,6 +387,7 @@ enum Perceive {
         json: bool,
     },
     /// PSNR, SSIM and class agreement of a decoder's reconstructions on the test split.
+    #[command(allow_negative_numbers = true)]
     Eval {
         /// The classifier.
         #[arg(long)]
@@ -395,6 +403,7 @@ enum Perceive {
         json: bool,
     },
     /// An image, its reconstruction, Grad-CAM on the image (saliency) and on the reconstruction (PV); or K misclassified test images.
+    #[command(allow_negative_numbers = true)]
     Show {
         /// The classifier.
         #[arg(long)]
@@ -427,6 +436,7 @@ enum Perceive {
 #[derive(Subcommand)]
 enum Inspect {
     /// A convolution's filters as a picture (the first layer in colour; deeper ones as grey slices per input channel).
+    #[command(allow_negative_numbers = true)]
     Filters {
         /// The run folder (or shipped weights, or a .safetensors file).
         #[arg(long)]
@@ -442,6 +452,7 @@ enum Inspect {
         out: Option<PathBuf>,
     },
     /// Every feature map of chosen layers for one image, as a grid (PNG) and as .npy.
+    #[command(allow_negative_numbers = true)]
     Activations {
         /// The run folder.
         #[arg(long)]
@@ -460,6 +471,7 @@ enum Inspect {
         out: Option<PathBuf>,
     },
     /// For each channel of a layer, the image patches (receptive fields) that excite it most, over a whole split.
+    #[command(allow_negative_numbers = true)]
     Patches {
         /// The run folder.
         #[arg(long)]

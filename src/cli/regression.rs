@@ -1,6 +1,6 @@
 //! `cnnlab eval` and `cnnlab localize` on localize and pose runs, and `cnnlab sweep-alpha`.
 
-use super::explain::{load_any_run, localize_reports, LocalizeArgs};
+use super::explain::{data_name, load_any_run, localize_reports, LocalizeArgs};
 use cnnlab::data::augment::Augment;
 use cnnlab::data::Dataset;
 use cnnlab::eval::{evaluate, predict, TestTimeAugmentation};
@@ -11,14 +11,6 @@ use std::path::{Path, PathBuf};
 /// The task a run (or checkpoint) was trained for, read from its checkpoint.
 pub fn task_of(run: &Path, last: bool) -> Result<Task> {
     Ok(cnnlab::train::load_for_inference(run, last)?.1.task)
-}
-
-/// The data a command reads: `--data` if given, else the run's own.
-fn data_name(run: &Path, data: Option<&str>) -> String {
-    match data {
-        Some(d) => d.to_string(),
-        None => cnnlab::train::RunDir::new(run).config().map(|c| c.data).unwrap_or_else(|_| "(the run's)".into()),
-    }
 }
 
 /// What `eval` measured on a localize or pose network (eval.json).

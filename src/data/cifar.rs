@@ -134,7 +134,7 @@ fn read_batches(path: &Path, names: &[&str]) -> Result<HashMap<String, (PathBuf,
             .ok_or_else(|| Error::file(path, format!("no {} here or in cifar-10-batches-bin/", TRAIN_FILES[0])))?;
         for name in names {
             let file = dir.join(name);
-            let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
+            let bytes = crate::io::read_file(&file)?;
             files.insert(name.to_string(), (file, bytes));
         }
     } else {

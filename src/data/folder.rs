@@ -126,14 +126,14 @@ fn walk_split(root: &Path, split: &str, add: &mut impl FnMut(&str, Vec<u8>)) -> 
     }
     for note in [annotations::BOXES_FILE, annotations::KEYPOINTS_FILE] {
         let file = dir.join(note);
-        if file.is_file() {
-            let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
+        if file.exists() {
+            let bytes = crate::io::read_file(&file)?;
             add(&format!("{split}/{note}"), bytes);
         }
     }
     for class_dir in list(&dir)?.into_iter().filter(|p| p.is_dir()) {
         for file in list(&class_dir)?.into_iter().filter(|p| is_image(&p.to_string_lossy())) {
-            let bytes = std::fs::read(&file).map_err(|e| Error::file(&file, format!("cannot read: {e}")))?;
+            let bytes = crate::io::read_file(&file)?;
             let class = class_dir.file_name().unwrap_or_default().to_string_lossy();
             let name = file.file_name().unwrap_or_default().to_string_lossy();
             add(&format!("{split}/{class}/{name}"), bytes);

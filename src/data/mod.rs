@@ -247,10 +247,19 @@ fn synthetic(spec: &DataSpec, count: usize, seed: u64) -> Dataset {
     shapes::generate(&shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() }, count, seed)
 }
 
-fn load_path_test(path: &Path) -> Result<Dataset> {
-    if !path.exists() {
-        return Err(Error::file(path, "no such file or folder"));
+/// `path` exists and is a folder or a regular file (a FIFO or device would block).
+fn check_path(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Err(_) => Err(Error::file(path, "no such file or folder")),
+        Ok(m) if !m.is_dir() && !m.is_file() => {
+            Err(Error::file(path, "not a folder or a regular file (a FIFO, device or socket)"))
+        }
+        Ok(_) => Ok(()),
     }
+}
+
+fn load_path_test(path: &Path) -> Result<Dataset> {
+    check_path(path)?;
     if cifar::looks_like_binary(path)? {
         cifar::load_binary_test(path)
     } else {
@@ -260,9 +269,7 @@ fn load_path_test(path: &Path) -> Result<Dataset> {
 
 /// Loads a folder or archive, recognising the official CIFAR-10 binaries or an image-folder tree.
 pub fn load_path(path: &Path) -> Result<Splits> {
-    if !path.exists() {
-        return Err(Error::file(path, "no such file or folder"));
-    }
+    check_path(path)?;
     if cifar::looks_like_binary(path)? {
         cifar::load_binary(path)
     } else {

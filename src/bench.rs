@@ -54,6 +54,46 @@ pub fn peak_rss_mb() -> f64 {
 }
 
 // ANCHOR: bench
+/// About how many bytes a training step needs per 32×32 image: each model's
+/// measured peak (activations kept for the backward pass, their gradients,
+/// im2col buffers) divided by the batch, rounded up about twofold.
+pub fn bytes_per_image(arch: Arch) -> usize {
+    const MB: usize = 1 << 20;
+    match arch {
+        Arch::SmallCnn | Arch::SmallCnnGmp | Arch::VggFc => 2 * MB,
+        Arch::ResNet20 => 4 * MB,
+        Arch::FastCnn => 8 * MB,
+    }
+}
+
+/// Memory the system can still give (`MemAvailable` of /proc/meminfo), where known.
+pub fn available_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a batch whose training step would not fit in memory (instead of
+/// an abort when the allocation fails).
+pub fn check_batch(arch: Arch, batch: usize) -> crate::io::Result<()> {
+    let (Some(available), need) = (available_memory(), batch.saturating_mul(bytes_per_image(arch))) else {
+        return Ok(());
+    };
+    if need > available {
+        let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
+        return Err(crate::io::Error::msg(format!(
+            "--batch {batch}: a training step of {arch} needs about {:.1} GiB ({} MiB per image), and {:.1} GiB \
+             of memory is available; use --batch {} or fewer",
+            gib(need),
+            bytes_per_image(arch) >> 20,
+            gib(available),
+            available / bytes_per_image(arch)
+        )));
+    }
+    Ok(())
+}
+
 /// Times `steps` training steps and `steps` inference batches of random
 /// CIFAR-sized data (3×32×32, 10 classes) after `warmup` untimed ones.
 /// With `profile`, the timed training steps also record every op's time.

@@ -257,3 +257,14 @@ fn eval_on_data_with_other_class_names_is_refused_and_eval_json_names_its_data()
         serde_json::from_str(&std::fs::read_to_string(Path::new(&run).join("eval.json")).unwrap()).unwrap();
     assert_eq!(report["data"], "shapes");
 }
+
+#[test]
+fn a_bench_batch_that_cannot_fit_in_memory_is_an_error_not_an_abort() {
+    if cnnlab::bench::available_memory().is_none() {
+        eprintln!("skipped: the available memory is not known on this system");
+        return;
+    }
+    let (code, _, err) = common::cli(&["bench", "--batch", "100000000", "--steps", "1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--batch 100000000") && err.contains("GiB of memory is available"), "{err}");
+}

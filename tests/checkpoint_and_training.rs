@@ -255,3 +255,20 @@ fn runs_validated_on_the_test_split_load_their_last_checkpoint() {
         assert_eq!(loaded.is_err(), reads_best, "--val {val:?}: {:?}", loaded.err().map(|e| e.to_string()));
     }
 }
+
+#[test]
+fn a_limited_run_generates_only_its_images_and_they_are_the_same_images() {
+    use cnnlab::train::batches::epoch_order;
+    for data in ["shapes", "poses", "shapes-binary:40"] {
+        let cfg = TrainConfig { data: data.into(), limit: Some(50), val: Some(20), seed: 3, ..tiny_config() };
+        let prepared = train::prepare(&cfg).unwrap();
+        // what generating all 20,000 training images and choosing among them gives
+        let all = cnnlab::data::load(&data.parse().unwrap(), 3).unwrap();
+        let order = epoch_order(all.train.len(), 3 ^ 0x7a1d_a7e5, 0);
+        let (val, train) = (all.train.select(&order[..20]), all.train.select(&order[20..70]));
+        assert_eq!((prepared.val.images, prepared.val.labels), (val.images, val.labels), "{data}: validation");
+        assert_eq!(prepared.train.images, train.images, "{data}: training images");
+        assert_eq!((prepared.train.boxes, prepared.train.keypoints), (train.boxes, train.keypoints), "{data}");
+        assert_eq!(prepared.test.images, all.test.images, "{data}: test");
+    }
+}

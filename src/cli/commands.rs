@@ -331,6 +331,7 @@ fn profile_table(rows: &[cnnlab::bench::ProfileRow], step_ms: f64, what: &str) -
 
 /// `cnnlab bench`.
 pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool, profile: bool) -> Result<i32> {
+    cnnlab::bench::check_batch(model, batch)?;
     let r = cnnlab::bench::run(model, batch, steps, 2, threads, profile);
     if json {
         println!("{}", serde_json::to_string(&r).expect("plain numbers serialise"));

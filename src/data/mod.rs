@@ -174,6 +174,13 @@ impl std::str::FromStr for DataSpec {
     }
 }
 
+impl DataSpec {
+    /// True for the built-in datasets, generated in code.
+    pub fn is_synthetic(&self) -> bool {
+        matches!(self, DataSpec::Shapes { .. } | DataSpec::ShapesBinary { .. } | DataSpec::Poses { .. })
+    }
+}
+
 impl std::fmt::Display for DataSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -238,13 +245,28 @@ const TEST_SEED: u64 = 0x5eed_7e57;
 
 /// `count` images of a synthetic dataset (`spec` is shapes, shapes-binary or poses).
 fn synthetic(spec: &DataSpec, count: usize, seed: u64) -> Dataset {
+    synthetic_images(spec, &(0..count).collect::<Vec<_>>(), seed)
+}
+
+/// Images `indices` of a synthetic dataset, in that order (image i depends only on the seed and i).
+fn synthetic_images(spec: &DataSpec, indices: &[usize], seed: u64) -> Dataset {
     let (binary, size) = match *spec {
         DataSpec::ShapesBinary { size } => (true, size),
         DataSpec::Shapes { size } => (false, size),
-        DataSpec::Poses { size } => return poses::generate(size, count, seed),
+        DataSpec::Poses { size } => return poses::generate_images(size, indices, seed),
         _ => unreachable!("only called for synthetic data"),
     };
-    shapes::generate(&shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() }, count, seed)
+    shapes::generate_images(&shapes::ShapesConfig { binary, size, ..shapes::ShapesConfig::default() }, indices, seed)
+}
+
+/// The training images `indices` of a synthetic `spec`, and its test split:
+/// only the training images a run uses are generated.
+pub fn synthetic_split(spec: &DataSpec, seed: u64, indices: &[usize]) -> Splits {
+    Splits {
+        source: spec.to_string(),
+        train: synthetic_images(spec, indices, seed),
+        test: synthetic(spec, SHAPES_TEST, seed ^ TEST_SEED),
+    }
 }
 
 /// `path` exists and is a folder or a regular file (a FIFO or device would block).

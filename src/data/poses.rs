@@ -46,11 +46,16 @@ pub const BONES: [(usize, usize); 11] =
 /// Generates `count` stick figures of `size`×`size` pixels: one class
 /// (`person`), the person's box, and 14 keypoints per image.
 pub fn generate(size: usize, count: usize, seed: u64) -> Dataset {
+    generate_images(size, &(0..count).collect::<Vec<_>>(), seed)
+}
+
+/// Images `indices` of the dataset [`generate`] would make, in that order.
+pub fn generate_images(size: usize, indices: &[usize], seed: u64) -> Dataset {
     let cfg = ShapesConfig { size, ..ShapesConfig::default() };
-    let rendered: Vec<(Vec<u8>, BBox, Vec<[f32; 2]>)> = (0..count)
-        .into_par_iter()
+    let rendered: Vec<(Vec<u8>, BBox, Vec<[f32; 2]>)> = indices
+        .par_iter()
         .with_min_len(64)
-        .map(|i| render(&cfg, &mut StdRng::seed_from_u64(seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ i as u64)))
+        .map(|&i| render(&cfg, &mut StdRng::seed_from_u64(seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ i as u64)))
         .collect();
     let mut data = Dataset { classes: vec!["person".into()], shape: [3, size, size], ..Dataset::default() };
     for (pixels, bbox, joints) in rendered {

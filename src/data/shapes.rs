@@ -140,12 +140,19 @@ type Rendered = (Vec<u8>, usize, BBox, Vec<[f32; 2]>);
 
 /// Generates `count` images with labels, boxes and keypoints.
 pub fn generate(cfg: &ShapesConfig, count: usize, seed: u64) -> Dataset {
+    generate_images(cfg, &(0..count).collect::<Vec<_>>(), seed)
+}
+
+/// Images `indices` of the dataset [`generate`] would make (image i depends
+/// only on the seed and i), in that order: a run that uses a few images
+/// generates only those.
+pub fn generate_images(cfg: &ShapesConfig, indices: &[usize], seed: u64) -> Dataset {
     let classes: Vec<&'static str> = if cfg.binary { BINARY_CLASSES.to_vec() } else { CLASSES.to_vec() };
     let shapes: Vec<Shape> = classes.iter().map(|&c| Shape::new(c)).collect();
-    let rendered: Vec<Rendered> = (0..count)
-        .into_par_iter()
+    let rendered: Vec<Rendered> = indices
+        .par_iter()
         .with_min_len(64)
-        .map(|i| {
+        .map(|&i| {
             let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64);
             let label = rng.random_range(0..shapes.len());
             let (pixels, bbox, keypoints) = render(cfg, &shapes[label], &mut rng);

@@ -12,7 +12,7 @@ pub use run_dir::{EpochMetrics, RunDir};
 
 use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;
-use crate::data::{self, DataSpec, Dataset};
+use crate::data::{self, DataSpec, Dataset, Splits};
 use crate::eval::{evaluate, predict, TestTimeAugmentation};
 use crate::io::{Error, Result};
 use crate::models::Model;
@@ -51,16 +51,22 @@ pub struct Prepared {
 /// the rest, in seeded random order; `limit` keeps the first N of those.
 pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
     let spec: DataSpec = cfg.data.parse()?;
-    let splits = data::load(&spec, cfg.seed)?;
-    let n = splits.train.len();
+    let files = if spec.is_synthetic() { None } else { Some(data::load(&spec, cfg.seed)?) };
+    let n = files.as_ref().map_or(data::SHAPES_TRAIN, |s| s.train.len());
     let val_count = cfg.val.unwrap_or((n / 10).min(5000));
     if val_count >= n {
         return Err(Error::msg(format!("--val: {val_count} validation images leave none of the {n} training images")));
     }
     let order = epoch_order(n, cfg.seed ^ 0x7a1d_a7e5, 0);
-    let val = if val_count > 0 { splits.train.select(&order[..val_count]) } else { splits.test.clone() };
-    let rest = &order[val_count..];
-    let train = splits.train.select(&rest[..rest.len().min(cfg.limit.unwrap_or(usize::MAX))]);
+    let used = &order[..n.min(val_count.saturating_add(cfg.limit.unwrap_or(usize::MAX)))];
+    // the images this run uses, validation first (synthetic ones are generated only for these)
+    let splits = match files {
+        Some(s) => Splits { train: s.train.select(used), ..s },
+        None => data::synthetic_split(&spec, cfg.seed, used),
+    };
+    let val =
+        if val_count > 0 { splits.train.select(&(0..val_count).collect::<Vec<_>>()) } else { splits.test.clone() };
+    let train = splits.train.select(&(val_count..used.len()).collect::<Vec<_>>());
     let preprocessing = Preprocessing::fit(cfg.normalization, &train);
     Ok(Prepared { train, val, test: splits.test, preprocessing })
 }

@@ -265,6 +265,6 @@ fn a_bench_batch_that_cannot_fit_in_memory_is_an_error_not_an_abort() {
         return;
     }
     let (code, _, err) = common::cli(&["bench", "--batch", "100000000", "--steps", "1"]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "an error exit, not an abort: {err}");
     assert!(err.contains("--batch 100000000") && err.contains("GiB of memory is available"), "{err}");
 }

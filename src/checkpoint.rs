@@ -93,10 +93,24 @@ pub fn write_tensors(
             safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).expect("sizes match by construction");
         (name.clone(), view)
     });
-    let encoded = safetensors::tensor::serialize(views.collect::<Vec<_>>(), Some(meta))
-        .map_err(|e| Error::file(path, format!("cannot encode safetensors: {e}")))?;
-    let encoded = with_sorted_header(encoded);
+    let encoded = if bytes.is_empty() {
+        without_tensors(&meta) // safetensors 0.8 writes an invalid header for no tensors
+    } else {
+        let encoded = safetensors::tensor::serialize(views.collect::<Vec<_>>(), Some(meta))
+            .map_err(|e| Error::file(path, format!("cannot encode safetensors: {e}")))?;
+        with_sorted_header(encoded)
+    };
     write_atomic(path, |w| w.write_all(&encoded))
+}
+
+/// A safetensors file that holds metadata and no tensor: the u64 header
+/// length, then `{"__metadata__": {…}}` padded with spaces to a multiple of 8.
+fn without_tensors(meta: &HashMap<String, String>) -> Vec<u8> {
+    let mut text = serde_json::to_vec(&serde_json::json!({ "__metadata__": meta })).expect("strings serialise");
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out
 }
 
 /// The safetensors bytes with the JSON header's keys in sorted order. The
@@ -118,11 +132,15 @@ fn with_sorted_header(encoded: Vec<u8>) -> Vec<u8> {
 
 /// Reads every tensor (f32, f64, i64 or i32, converted to f32) and the metadata of a safetensors file.
 pub fn read_tensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
-    let bytes = crate::io::read_file(path)?;
+    tensors_from_bytes(path, &crate::io::read_file(path)?)
+}
+
+/// [`read_tensors`] on the bytes of a file (`path` names it in errors).
+pub fn tensors_from_bytes(path: &Path, bytes: &[u8]) -> Result<(NamedTensors, HashMap<String, String>)> {
     let bad = |e: safetensors::SafeTensorError| Error::file(path, format!("not a valid safetensors file ({e})"));
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = header.metadata().clone().unwrap_or_default();
-    let file = SafeTensors::deserialize(&bytes).map_err(bad)?;
+    let file = SafeTensors::deserialize(bytes).map_err(bad)?;
     let mut out = HashMap::new();
     for (name, view) in file.tensors() {
         let data = view.data();
@@ -162,6 +180,9 @@ pub fn save(path: &Path, model: &mut Model, meta: &CheckpointMeta) -> Result<()>
 }
 // ANCHOR_END: save
 
+/// The most classes a checkpoint may name (its last layer grows with them).
+pub const MAX_CLASSES: usize = 100_000;
+
 /// Interprets a checkpoint's metadata (as returned by [`read_tensors`]).
 pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<CheckpointMeta> {
     let get = |key: &str| {
@@ -174,8 +195,20 @@ pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Checkpo
     let dims: Vec<usize> =
         text.split('x').map(|d| d.parse().ok().filter(|&d| d > 0)).collect::<Option<_>>().ok_or_else(expected)?;
     let input: [usize; 3] = dims.try_into().map_err(|_| expected())?;
+    // what cnnlab trains: grey or colour images of at most 1024² (vgg-fc's dense layer grows with the area)
+    let [c, h, w] = input;
+    let side = if arch == Arch::VggFc { 256 } else { 1024 };
+    if c > 4 || h > side || w > side {
+        return Err(bad("cnnlab.input", format!("{text} is larger than any {arch} cnnlab builds (≤ 4x{side}x{side})")));
+    }
     let classes: Vec<String> =
         serde_json::from_str(get("cnnlab.classes")?).map_err(|e| bad("cnnlab.classes", e.to_string()))?;
+    if classes.len() > MAX_CLASSES {
+        return Err(bad(
+            "cnnlab.classes",
+            format!("{} classes, more than the {MAX_CLASSES} cnnlab accepts", classes.len()),
+        ));
+    }
     let preprocessing: Preprocessing =
         serde_json::from_str(get("cnnlab.preprocessing")?).map_err(|e| bad("cnnlab.preprocessing", e.to_string()))?;
     preprocessing.check(input).map_err(|e| bad("cnnlab.preprocessing", e))?;
@@ -205,7 +238,12 @@ pub fn parse_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Checkpo
 /// When the file is not a cnnlab safetensors checkpoint, or its tensors do
 /// not match the architecture (a missing or extra name, a wrong shape).
 pub fn load(path: &Path) -> Result<(Model, CheckpointMeta)> {
-    let (tensors, meta) = read_tensors(path)?;
+    load_from_bytes(path, &crate::io::read_file(path)?)
+}
+
+/// [`load`] on the bytes of a file (`path` names it in errors).
+pub fn load_from_bytes(path: &Path, bytes: &[u8]) -> Result<(Model, CheckpointMeta)> {
+    let (tensors, meta) = tensors_from_bytes(path, bytes)?;
     let meta = parse_meta(path, &meta)?;
     let mut model = Model::new(meta.arch, meta.task.outputs(meta.classes.len()), meta.input, 0)
         .map_err(|e| Error::file(path, e.message))?;

@@ -97,7 +97,7 @@ fn parse(
             })
             .collect::<Result<_>>()?;
         let expected = *count.get_or_insert(numbers.len());
-        if numbers.len() != expected || expected < 2 || expected % 2 != 0 {
+        if numbers.len() != expected || expected < 2 || !expected.is_multiple_of(2) {
             return Err(bad(
                 i,
                 format!("{} numbers after the file name; expected {expected} (x, y pairs)", numbers.len()),

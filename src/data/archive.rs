@@ -15,6 +15,9 @@ pub fn is_tar_gz(path: &Path) -> bool {
 /// before anything is allocated.
 pub const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
+/// The most bytes reserved ahead for one member; larger ones grow as they are read.
+const PREALLOCATE: u64 = 64 << 20;
+
 /// An error message from a decoder, fit to print: a corrupt header can put
 /// raw bytes into it, which are shown as escapes (and the text cut short).
 fn printable(e: &std::io::Error) -> String {
@@ -31,10 +34,23 @@ fn printable(e: &std::io::Error) -> String {
 /// are read only when `f` calls the reader it is given.
 pub fn for_each_member(
     path: &Path,
+    f: impl FnMut(&str, &mut dyn FnMut() -> Result<Vec<u8>>) -> Result<bool>,
+) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::file(path, "not a regular file (a folder, FIFO, device or socket)"));
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    for_each_member_in(path, std::io::BufReader::new(file), f)
+}
+
+/// [`for_each_member`] on the bytes of a `.tar.gz` read from `reader` (`path` names it in errors).
+pub fn for_each_member_in(
+    path: &Path,
+    reader: impl Read,
     mut f: impl FnMut(&str, &mut dyn FnMut() -> Result<Vec<u8>>) -> Result<bool>,
 ) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
     let corrupt = |e: std::io::Error| Error::file(path, format!("not a readable .tar.gz archive ({})", printable(&e)));
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
@@ -49,7 +65,8 @@ pub fn for_each_member(
                     format!("member {name} claims {size} bytes, more than the {MAX_MEMBER_BYTES} this reader accepts");
                 return Err(Error::file(path, why));
             }
-            let mut bytes = Vec::with_capacity(size as usize);
+            // the header's size is a claim, not a fact: reserve what a real member would need at most
+            let mut bytes = Vec::with_capacity(size.min(PREALLOCATE) as usize);
             entry
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::file(path, format!("member {name}: truncated or corrupt ({})", printable(&e))))?;

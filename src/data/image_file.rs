@@ -57,13 +57,14 @@ impl ImageFile {
 /// # Errors
 /// A file that cannot be read or is not a PNG/JPEG image, one larger than
 /// 16,384 pixels a side, or one outside the native limits; the error names the file.
-pub fn read_image(path: &Path, [c, h, w]: [usize; 3], size: InputSize) -> Result<ImageFile> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(Error::file(path, "not a regular file"));
-    }
-    let mut reader = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
+pub fn read_image(path: &Path, shape: [usize; 3], size: InputSize) -> Result<ImageFile> {
+    decode_image(path, &crate::io::read_file(path)?, shape, size)
+}
+
+/// [`read_image`] on the bytes of a file (`path` names it in errors).
+pub fn decode_image(path: &Path, bytes: &[u8], [c, h, w]: [usize; 3], size: InputSize) -> Result<ImageFile> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
         .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     if reader.format().is_none() {
         return Err(Error::file(path, "not a PNG or JPEG image"));

@@ -8,7 +8,7 @@ mod run_dir;
 pub mod sweep;
 
 pub use config::TrainConfig;
-pub use run_dir::{EpochMetrics, RunDir};
+pub use run_dir::{optimizer_state_from_bytes, parse_config, parse_metrics, EpochMetrics, RunDir};
 
 use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use crate::data::preprocess::Preprocessing;

@@ -49,9 +49,31 @@ fn check_optimizer_state(path: &Path, state: &checkpoint::NamedTensors, model: &
     Ok(())
 }
 
+/// The optimiser state in the bytes of an `optimizer.safetensors` (`path`
+/// names it in errors), checked against `model` before anything uses it.
+pub fn optimizer_state_from_bytes(path: &Path, bytes: &[u8], model: &mut Model) -> Result<Vec<(String, Vec<f32>)>> {
+    let (state, _) = checkpoint::tensors_from_bytes(path, bytes)?;
+    check_optimizer_state(path, &state, model)?;
+    let mut state: Vec<(String, Vec<f32>)> = state.into_iter().map(|(k, (_, v))| (k, v)).collect();
+    state.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(state)
+}
+
 fn is_step_count(key: &str, tensor: &str) -> bool {
     let prefix = &key[..key.len() - tensor.len()];
     prefix == "t/" || prefix.ends_with("/t/")
+}
+
+/// A run's `config.json` from its bytes (`path` names it in errors).
+pub fn parse_config(path: &Path, bytes: &[u8]) -> Result<TrainConfig> {
+    serde_json::from_slice(bytes).map_err(|e| Error::file(path, format!("malformed: {e}")))
+}
+
+/// A run's `metrics.jsonl` from its bytes: one epoch per non-empty line.
+pub fn parse_metrics(path: &Path, bytes: &[u8]) -> Result<Vec<EpochMetrics>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::file(path, "not UTF-8 text"))?;
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).enumerate();
+    lines.map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::file(path, format!("line {}: {e}", i + 1)))).collect()
 }
 
 /// One line of `metrics.jsonl`.
@@ -138,19 +160,19 @@ impl RunDir {
     /// The saved configuration.
     pub fn config(&self) -> Result<TrainConfig> {
         let path = self.file("config.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::file(&path, format!("cannot read: {e} (is this a run folder?)")))?;
-        serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("malformed: {e}")))
+        if !path.exists() {
+            return Err(Error::file(&path, "cannot read: no such file (is this a run folder?)"));
+        }
+        parse_config(&path, &crate::io::read_file(&path)?)
     }
 
     /// The metrics of the finished epochs.
     pub fn metrics(&self) -> Result<Vec<EpochMetrics>> {
         let path = self.file("metrics.jsonl");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let lines = text.lines().filter(|l| !l.trim().is_empty()).enumerate();
-        lines
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::file(&path, format!("line {}: {e}", i + 1))))
-            .collect()
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        parse_metrics(&path, &crate::io::read_file(&path)?)
     }
 
     /// Locks the folder for this process (one writer per run; a second gets
@@ -216,9 +238,8 @@ impl RunDir {
         }
         let opt_path = self.file("optimizer.safetensors");
         if opt_path.exists() {
-            let (state, _) = checkpoint::read_tensors(&opt_path)?;
-            check_optimizer_state(&opt_path, &state, model)?;
-            opt.set_state(state.into_iter().map(|(k, (_, v))| (k, v)).collect());
+            let state = optimizer_state_from_bytes(&opt_path, &crate::io::read_file(&opt_path)?, model)?;
+            opt.set_state(state);
         }
         let mut metrics = self.metrics()?;
         if metrics.len() < meta.epoch {

@@ -3,7 +3,7 @@
 mod common;
 use cnnlab::checkpoint::{self, CheckpointMeta, EpochSoFar};
 use cnnlab::data::augment::Augment;
-use cnnlab::data::preprocess::{Normalization, Preprocessing};
+use cnnlab::data::preprocess::Normalization;
 use cnnlab::models::{Arch, Model};
 use cnnlab::nn::{self, Module};
 use cnnlab::train::{self, EpochMetrics, Outcome, RunDir, TrainConfig};
@@ -14,21 +14,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 fn meta(arch: Arch, classes: usize) -> CheckpointMeta {
-    CheckpointMeta {
-        arch,
-        input: [3, 32, 32],
-        classes: (0..classes).map(|c| format!("class{c}")).collect(),
-        preprocessing: Preprocessing {
-            mode: Normalization::ChannelMeanStd,
-            shape: [3, 32, 32],
-            mean: vec![0.5; 3],
-            std: vec![0.25; 3],
-        },
-        epoch: 3,
-        step: 0,
-        so_far: Default::default(),
-        task: Default::default(),
-    }
+    common::checkpoint_meta(arch, [3, 32, 32], classes)
 }
 
 /// The state_dict of torch_smallcnn.py's `nn.Sequential`: (name, shape, is int64).

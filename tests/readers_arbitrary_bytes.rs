@@ -2,10 +2,9 @@
 
 mod common;
 
-use cnnlab::checkpoint::{self, CheckpointMeta, EpochSoFar};
+use cnnlab::checkpoint;
 use cnnlab::data::annotations::{attach, SplitFiles};
 use cnnlab::data::image_file::{decode_image, InputSize};
-use cnnlab::data::preprocess::{Normalization, Preprocessing};
 use cnnlab::data::{archive, cifar, Dataset};
 use cnnlab::models::{Arch, Model};
 use cnnlab::train::{self, TrainConfig};
@@ -28,21 +27,7 @@ fn seeds() -> &'static Seeds {
     static SEEDS: OnceLock<Seeds> = OnceLock::new();
     SEEDS.get_or_init(|| {
         let dir = common::scratch("reader-seeds");
-        let meta = CheckpointMeta {
-            arch: Arch::SmallCnn,
-            input: [3, 8, 8],
-            classes: vec!["a".into(), "b".into()],
-            preprocessing: Preprocessing {
-                mode: Normalization::ChannelMeanStd,
-                shape: [3, 8, 8],
-                mean: vec![0.5; 3],
-                std: vec![0.2; 3],
-            },
-            epoch: 1,
-            step: 0,
-            so_far: EpochSoFar::default(),
-            task: Default::default(),
-        };
+        let meta = common::checkpoint_meta(Arch::SmallCnn, [3, 8, 8], 2);
         let mut model = Model::new(Arch::SmallCnn, 2, [3, 8, 8], 0).unwrap();
         checkpoint::save(&dir.join("m.safetensors"), &mut model, &meta).unwrap();
         let state =

@@ -83,3 +83,28 @@ pub fn checkpoint_weights(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
+
+/// Checkpoint metadata for `arch` on `input` images of `classes` classes
+/// (`class0`, `class1`, …), normalised with mean 0.5 and std 0.25, after 3 epochs.
+pub fn checkpoint_meta(
+    arch: cnnlab::models::Arch,
+    input: [usize; 3],
+    classes: usize,
+) -> cnnlab::checkpoint::CheckpointMeta {
+    use cnnlab::data::preprocess::{Normalization, Preprocessing};
+    cnnlab::checkpoint::CheckpointMeta {
+        arch,
+        input,
+        classes: (0..classes).map(|c| format!("class{c}")).collect(),
+        preprocessing: Preprocessing {
+            mode: Normalization::ChannelMeanStd,
+            shape: input,
+            mean: vec![0.5; input[0]],
+            std: vec![0.25; input[0]],
+        },
+        epoch: 3,
+        step: 0,
+        so_far: Default::default(),
+        task: Default::default(),
+    }
+}

@@ -10,7 +10,43 @@ use proptest::test_runner::RngSeed;
 /// same verdict on every run and every machine (grading must not be a
 /// lottery), and no failure files are written into the repository.
 pub fn config(cases: u32) -> ProptestConfig {
+    quiet_repeated_panics();
     ProptestConfig { cases, rng_seed: RngSeed::Fixed(2026), failure_persistence: None, ..ProptestConfig::default() }
+}
+
+/// While proptest shrinks a failing case it runs the check hundreds of
+/// times, and each failure would print its panic (with a backtrace under
+/// RUST_BACKTRACE=1): hundreds of lines before the one that matters. This
+/// hook prints a panic's message once per place in the code and test, with
+/// no backtrace; proptest's own final report — the smallest failing input
+/// and its message — comes from another place and is always printed.
+fn quiet_repeated_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            thread_local! {
+                static SEEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            let place = info.location().map_or(String::new(), |l| format!("{}:{}", l.file(), l.line()));
+            let first = SEEN.with(|seen| {
+                let mut seen = seen.borrow_mut();
+                let first = !seen.contains(&place);
+                if first {
+                    seen.push(place.clone());
+                }
+                first
+            });
+            if first {
+                let message = info
+                    .payload()
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)");
+                eprintln!("check failed at {place}:\n{message}\n");
+            }
+        }));
+    });
 }
 
 /// A shape with `ranks` axes of 1 to `max_dim` each.

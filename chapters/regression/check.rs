@@ -19,8 +19,11 @@ fn any_outputs() -> impl Strategy<Value = [f32; 4]> {
     proptest::array::uniform4(-0.3f32..1.3)
 }
 
-/// A set of images: labels of `k` classes, true boxes, and outputs of K + 4 values each.
-fn any_images() -> impl Strategy<Value = (usize, Vec<usize>, Vec<[f32; 4]>, Vec<Vec<f32>>)> {
+/// A set of images: the class count K, labels, true boxes (as fractions), and outputs of K + 4 values each.
+type Images = (usize, Vec<usize>, Vec<[f32; 4]>, Vec<Vec<f32>>);
+
+/// A random [`Images`] of 1 to 12 images and 2 to 5 classes.
+fn any_images() -> impl Strategy<Value = Images> {
     (2..=5usize, 1..=12usize).prop_flat_map(|(k, n)| {
         (
             Just(k),

@@ -142,7 +142,8 @@ mod tests {
         let data = crate::data::poses::generate(32, 20, 1);
         let truth: Vec<Vec<f32>> = data.keypoints.iter().map(|k| targets::pose_target(k, [32, 32], false)).collect();
         let s = pose_scores(&truth, &data);
-        assert_eq!((s.pck_02, s.pckh_05, s.mean_error_px), (1.0, 1.0, 0.0));
+        assert_eq!((s.pck_02, s.pckh_05), (1.0, 1.0));
+        assert!(s.mean_error_px < 1e-5, "normalising and back loses only rounding: {}", s.mean_error_px);
         // every joint 3 pixels to the right: error 3, PCK counts those within 0.2 torso diameters
         let shifted: Vec<Vec<f32>> = truth
             .iter()

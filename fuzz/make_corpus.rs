@@ -1,4 +1,4 @@
-//! Writes the seed corpora of the fuzz targets (`fuzz/corpus/<target>/`): small valid files of every kind, so
+//! Writes the seed files of the fuzz targets (`fuzz/corpus/<target>/`): small valid files of every kind, so
 //! that the fuzzer starts from inputs that reach deep into each reader.
 //!
 //! cargo run --manifest-path fuzz/Cargo.toml --bin make-corpus

@@ -48,11 +48,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Reads a whole file given from outside. A FIFO, a device or a socket
 /// would block or never end, so only regular files are read.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    require_regular_file(path)?;
+    std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))
+}
+
+/// `path` is a regular file: opening a FIFO or a device could block forever.
+pub fn require_regular_file(path: &Path) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     if !meta.is_file() {
         return Err(Error::file(path, "not a regular file (a folder, FIFO, device or socket)"));
     }
-    std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))
+    Ok(())
 }
 
 // ANCHOR: write_atomic

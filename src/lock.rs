@@ -81,6 +81,14 @@ impl FolderLock {
         }
     }
 
+    /// [`acquire`](Self::acquire), then [`remove_leftovers`](Self::remove_leftovers):
+    /// what a command that writes a run folder does first.
+    pub fn acquire_and_clean(folder: &Path) -> Result<FolderLock> {
+        let lock = FolderLock::acquire(folder)?;
+        lock.remove_leftovers()?;
+        Ok(lock)
+    }
+
     /// The locked folder.
     pub fn folder(&self) -> &Path {
         &self.folder

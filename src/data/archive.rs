@@ -36,10 +36,7 @@ pub fn for_each_member(
     path: &Path,
     f: impl FnMut(&str, &mut dyn FnMut() -> Result<Vec<u8>>) -> Result<bool>,
 ) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-    if !meta.is_file() {
-        return Err(Error::file(path, "not a regular file (a folder, FIFO, device or socket)"));
-    }
+    crate::io::require_regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
     for_each_member_in(path, std::io::BufReader::new(file), f)
 }

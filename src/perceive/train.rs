@@ -337,8 +337,7 @@ pub fn train(
     stop: &AtomicBool,
 ) -> Result<Outcome> {
     let files = Files { dir: dir.to_path_buf() };
-    let lock = crate::lock::FolderLock::acquire(dir)?; // one writer per decoder run
-    lock.remove_leftovers()?;
+    let _lock = crate::lock::FolderLock::acquire_and_clean(dir)?; // one writer per decoder run
     let mut opt = Adam::new(cfg.lr);
     let (mut decoder, mut progress) = if resume {
         let (decoder, progress) = Decoder::load(dir)?;

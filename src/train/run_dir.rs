@@ -179,8 +179,7 @@ impl RunDir {
     /// an error naming the holder) and removes temporary files a killed
     /// writer left behind. Hold the lock while writing the folder.
     pub fn lock(&self) -> Result<FolderLock> {
-        let lock = FolderLock::acquire(&self.path)?;
-        lock.remove_leftovers()?;
+        let lock = FolderLock::acquire_and_clean(&self.path)?;
         match commit::recover(&self.path)? {
             Recovery::Clean => {}
             Recovery::Finished => eprintln!("{}: finished the epoch end a crash interrupted", self.path.display()),

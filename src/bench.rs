@@ -1,7 +1,7 @@
 //! Throughput benchmark of a model: training steps and inference batches per second on random data.
 
 use crate::models::{Arch, Model};
-use crate::nn::Module;
+use crate::nn::{fuse_for_inference, fuse_for_training, Module};
 use crate::optim::{Optimizer, Sgd};
 use crate::profile::{self, Phase};
 use crate::{no_grad, Tensor};
@@ -18,6 +18,8 @@ pub struct BenchResult {
     pub batch: usize,
     /// Worker threads.
     pub threads: usize,
+    /// The kernel set that ran (`avx512`, `avx2` or `portable`; see `CNNLAB_KERNELS`).
+    pub kernels: String,
     /// Timed training steps (and inference batches).
     pub steps: usize,
     /// Training throughput: forward, backward and SGD-Nesterov update with weight decay.
@@ -107,7 +109,7 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
         let mut opt = Sgd::new(0.05).momentum(0.9, true).weight_decay(5e-4);
         let mut train_step = || {
             profile::mark();
-            let loss = model.forward(&x).cross_entropy(&labels, 0.0);
+            let loss = fuse_for_training(&mut model).forward(&x).cross_entropy(&labels, 0.0);
             let grads = loss.backward();
             drop(loss);
             let update = Instant::now();
@@ -126,6 +128,7 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
         let train = (steps * batch) as f64 / train_time.as_secs_f64();
 
         model.set_training(false);
+        let mut model = fuse_for_inference(&mut model);
         no_grad(|| {
             (0..warmup).for_each(|_| drop(model.forward(&x)));
             profile::enable(profile);
@@ -141,6 +144,7 @@ pub fn run(arch: Arch, batch: usize, steps: usize, warmup: usize, threads: usize
                 model: arch.name().into(),
                 batch,
                 threads,
+                kernels: crate::kernels::kernel_set().name().into(),
                 steps,
                 train_images_per_sec: train,
                 infer_images_per_sec: infer,

@@ -2,7 +2,7 @@
 
 use crate::data::preprocess::Preprocessing;
 use crate::data::Dataset;
-use crate::nn::Module;
+use crate::nn::{fuse_for_inference, Fused, Module};
 use crate::no_grad;
 use crate::tensor::Tensor;
 use crate::train::batches::make_batch;
@@ -68,6 +68,7 @@ pub fn predict(
     tta: TestTimeAugmentation,
 ) -> Vec<Vec<f32>> {
     model.set_training(false);
+    let model = &mut fuse_for_inference(model);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
     let bar = progress_bar("predicting", data.len());
@@ -123,7 +124,7 @@ pub fn progress_bar(verb: &str, images: usize) -> indicatif::ProgressBar {
 }
 
 /// ½ (softmax f(x) + softmax f(flip x)).
-fn flip_average(model: &mut dyn Module, x: &Tensor) -> Tensor {
+fn flip_average(model: &mut Fused, x: &Tensor) -> Tensor {
     let mirror = model.forward(&mirrored(x)).softmax(1);
     model.forward(x).softmax(1).add(&mirror).mul_scalar(0.5)
 }

@@ -14,7 +14,6 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod alloc;
 pub mod autograd;
 pub mod bench;
 pub mod checkpoint;
@@ -24,6 +23,7 @@ pub mod explain;
 pub mod gradcheck;
 pub mod inspect;
 pub mod io;
+pub mod kernels;
 pub mod localize;
 pub mod lock;
 pub mod models;
@@ -39,6 +39,7 @@ pub mod viz;
 
 pub use autograd::{enable_grad, is_grad_enabled, no_grad, Gradients};
 pub use gradcheck::{gradcheck, GradcheckConfig};
+pub use kernels::alloc;
 pub use ops::conv::Conv2dConfig;
 pub use ops::pool::Pool2dConfig;
 pub use tensor::{Element, Tensor};

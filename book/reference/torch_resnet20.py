@@ -13,6 +13,9 @@ eval: loads a cnnlab ResNet-20 checkpoint with load_state_dict(strict=True), nor
 usage (from the project root; needs torch, safetensors and pillow):
     python3 book/reference/torch_resnet20.py ../shared/data/cifar10-jpg.tar.gz train EPOCHS THREADS
     python3 book/reference/torch_resnet20.py ../shared/data/cifar10-jpg.tar.gz eval runs/NAME/best.safetensors
+    python3 book/reference/torch_resnet20.py - bench BATCH STEPS THREADS
+bench: training steps (forward, backward, Nesterov SGD) and inference batches per second on random
+  3x32x32 data, as `cnnlab bench --model resnet20 --batch BATCH --steps STEPS` measures them.
 The JPEGs are decoded by PIL here and by the image crate in cnnlab, so pixels can differ by a level.
 """
 import io, json, math, sys, tarfile, time
@@ -146,9 +149,42 @@ def evaluate(data, checkpoint):
     print(f"test accuracy {accuracy(model, test_x, test_y):.4f} of {checkpoint} in PyTorch {torch.__version__}")
 
 
+def bench(batch, steps, threads):
+    """Images per second of training steps and of inference batches, after one untimed step of each."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = ResNet20()
+    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    step()
+    started = time.time()
+    for _ in range(steps):
+        step()
+    train = batch * steps / (time.time() - started)
+    model.eval()
+    with torch.no_grad():
+        model(x)
+        started = time.time()
+        for _ in range(steps):
+            model(x)
+        infer = batch * steps / (time.time() - started)
+    print(f"resnet20 batch {batch}, {threads} threads: {train:.1f} training images/s, {infer:.1f} inference images/s "
+          f"(PyTorch {torch.__version__})")
+
+
 def main():
     archive, mode = sys.argv[1], sys.argv[2]
-    if mode == "train":
+    if mode == "bench":
+        bench(int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "train":
         torch.set_num_threads(int(sys.argv[4]))
         train(load(archive), int(sys.argv[3]))
     elif mode == "eval":

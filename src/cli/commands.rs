@@ -337,8 +337,8 @@ pub fn bench(model: Arch, batch: usize, steps: usize, threads: usize, json: bool
         println!("{}", serde_json::to_string(&r).expect("plain numbers serialise"));
     } else {
         println!(
-            "{} batch {} threads {}: train {:.1} images/s, inference {:.1} images/s, peak RSS {:.0} MiB",
-            r.model, r.batch, r.threads, r.train_images_per_sec, r.infer_images_per_sec, r.peak_rss_mb
+            "{} batch {} threads {} kernels {}: train {:.1} images/s, inference {:.1} images/s, peak RSS {:.0} MiB",
+            r.model, r.batch, r.threads, r.kernels, r.train_images_per_sec, r.infer_images_per_sec, r.peak_rss_mb
         );
         if let Some(rows) = &r.profile {
             print!("{}", profile_table(rows, 1000.0 * r.batch as f64 / r.train_images_per_sec, "training step"));

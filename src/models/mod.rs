@@ -138,6 +138,9 @@ impl Module for Model {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         self.net.forward(x)
     }
+    fn as_sequential(&mut self) -> Option<&mut crate::nn::Sequential> {
+        self.net.as_sequential()
+    }
     fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
         self.net.forward_inspect(x, name, hook)
     }

@@ -105,13 +105,13 @@ impl BatchNorm {
     /// This layer in evaluation mode as a convolution's epilogue (μ, k =
     /// γ/√(σ²+ε), β per channel), with or without a ReLU after it; `None` in
     /// training mode or for BatchNorm1d.
-    pub fn eval_epilogue(&self, relu: bool) -> Option<crate::ops::conv::ChannelEpilogue<f32>> {
+    pub fn eval_epilogue(&self, relu: bool) -> Option<super::ChannelEpilogue<f32>> {
         if self.training || self.rank != 4 {
             return None;
         }
         let (mean, var) = (to_f64(&self.running_mean), to_f64(&self.running_var));
         let (mean, scale) = crate::ops::batchnorm::eval_affine(self.gamma.data(), &mean, &var, self.eps);
-        Some(crate::ops::conv::ChannelEpilogue { mean, scale, shift: self.beta.data().to_vec(), relu })
+        Some(super::ChannelEpilogue { mean, scale, shift: self.beta.data().to_vec(), relu })
     }
 
     // ANCHOR: running_update

@@ -9,6 +9,7 @@
 mod batchnorm;
 mod conv;
 mod fold;
+mod fuse;
 pub mod init;
 mod layers;
 mod linear;
@@ -18,6 +19,7 @@ mod sequential;
 pub use batchnorm::BatchNorm;
 pub use conv::{conv_bn_add_relu, conv_bn_relu, Conv2d, ConvTranspose2d};
 pub use fold::fold_batchnorm;
+pub use fuse::{fuse_for_inference, fuse_for_training, ChannelEpilogue, Fused, FusedConvBn};
 pub use layers::{
     AvgPool2d, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool, Identity, LeakyReLU, MaxPool2d, ReLU, Scale, Sigmoid,
     Upsample, UpsampleMode, GELU,
@@ -86,6 +88,12 @@ pub trait Module: Send + Sync {
 
     /// For inspection and surgery (BatchNorm folding) on concrete layer types.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// This module as a chain of layers, if it is one (a model that wraps
+    /// one answers for it): what [`fuse_for_inference`] looks into.
+    fn as_sequential(&mut self) -> Option<&mut Sequential> {
+        None
+    }
 }
 // ANCHOR_END: module
 

@@ -1,6 +1,6 @@
 //! A chain of modules, named `0`, `1`, … as in PyTorch's `nn.Sequential`.
 
-use super::{child_name, conv_bn_relu, BatchNorm, Conv2d, FieldHook, Hook, Module, ReLU, ReceptiveField, StateKind};
+use super::{child_name, FieldHook, Hook, Module, ReceptiveField, StateKind};
 use crate::Tensor;
 use std::any::Any;
 
@@ -68,47 +68,11 @@ impl Sequential {
     }
 }
 
-// ANCHOR: fused
-/// `layers[0..]` when they start with Conv2d → BatchNorm [→ ReLU]: run by
-/// [`conv_bn_relu`], which fuses what the mode allows. Returns the output
-/// and how many layers it covered.
-fn fused_conv_bn_relu(layers: &mut [Box<dyn Module>], x: &Tensor) -> Option<(Tensor, usize)> {
-    let [conv, bn, rest @ ..] = layers else { return None };
-    let conv = conv.as_any_mut().downcast_mut::<Conv2d>()?;
-    let bn = bn.as_any_mut().downcast_mut::<BatchNorm>()?;
-    let relu = rest.first_mut().is_some_and(|l| l.as_any_mut().is::<ReLU>());
-    Some((conv_bn_relu(conv, bn, x, relu), if relu { 3 } else { 2 }))
-}
-
-/// Training on `layers[0..]` when they start with BatchNorm (training mode)
-/// → ReLU: one op ([`BatchNorm::forward_relu`]), covering two layers.
-fn fused_bn_relu(layers: &mut [Box<dyn Module>], x: &Tensor) -> Option<(Tensor, usize)> {
-    let [bn, relu, ..] = layers else { return None };
-    let bn = bn.as_any_mut().downcast_mut::<BatchNorm>()?;
-    if !bn.is_training() || !relu.as_any_mut().is::<ReLU>() {
-        return None;
-    }
-    Some((bn.forward_relu(x), 2))
-}
-// ANCHOR_END: fused
-
 impl Module for Sequential {
-    /// Runs the layers in order. Without a graph (inference), a convolution
-    /// followed by batch norm and ReLU runs as one fused pass; in training,
-    /// batch norm followed by ReLU does. [`Sequential::forward_with`] runs
-    /// every layer on its own.
+    /// Runs the layers in order, each on its own (for inference with
+    /// Conv2d → BatchNorm → ReLU fused, see [`super::fuse_for_inference`]).
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        let (mut h, mut i) = (x.clone(), 0);
-        while i < self.layers.len() {
-            let fused =
-                fused_conv_bn_relu(&mut self.layers[i..], &h).or_else(|| fused_bn_relu(&mut self.layers[i..], &h));
-            if let Some((y, covered)) = fused {
-                (h, i) = (y, i + covered);
-            } else {
-                (h, i) = (self.layers[i].forward(&h), i + 1);
-            }
-        }
-        h
+        self.layers.iter_mut().fold(x.clone(), |h, layer| layer.forward(&h))
     }
 
     fn forward_inspect(&mut self, x: &Tensor, name: &str, hook: &mut Hook) -> Tensor {
@@ -146,6 +110,10 @@ impl Module for Sequential {
 
     fn describe(&self) -> String {
         format!("Sequential({} layers)", self.layers.len())
+    }
+
+    fn as_sequential(&mut self) -> Option<&mut Sequential> {
+        Some(self)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

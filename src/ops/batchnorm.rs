@@ -18,8 +18,8 @@
 //! y = γ/√(σ²+ε) · x + (β − γμ/√(σ²+ε)) — which is why it can be folded into
 //! the preceding convolution.
 
-use super::channel_sums::{channel_sums, fill_planes, lane_sums, mean_and_variance};
 use super::unary::relu;
+use crate::kernels::lane_sums::{channel_sums, fill_planes, lane_sums};
 use crate::tensor::{Element, Tensor};
 
 /// The per-channel statistics of one training batch (σ² biased).
@@ -77,6 +77,29 @@ fn check_params<E: Element>(op: &str, c: usize, gamma: &Tensor<E>, beta: &Tensor
         beta.shape
     );
 }
+
+// ANCHOR: moments
+/// μ and σ² (biased) of every channel in one pass over the batch. Summing
+/// x and x² and using σ² = E[x²] − μ² would lose every digit of σ² when
+/// |μ| ≫ σ; summing the shifted values dᵢ = xᵢ − K with K one of the
+/// channel's own values (so K is within a few σ of μ) keeps them:
+/// μ = K + Σd/m,  σ² = Σd²/m − (Σd/m)², in f64.
+fn mean_and_variance<E: Element>(x: &[E], dims: (usize, usize, usize)) -> (Vec<f64>, Vec<f64>) {
+    let (n, _, l) = dims;
+    let m = (n * l) as f64;
+    let shift = |ch: usize| x.get(ch * l).map_or(0.0, |v| v.to_f64()); // image 0's first value of channel ch
+    let sums = channel_sums(dims, |ch, plane| {
+        let k = shift(ch);
+        lane_sums(&x[plane.clone()], &x[plane], |v, _| {
+            let d = v.to_f64() - k;
+            (d, d * d)
+        })
+    });
+    let moments =
+        sums.iter().enumerate().map(|(ch, &(s1, s2))| (shift(ch) + s1 / m, (s2 / m - (s1 / m).powi(2)).max(0.0)));
+    moments.unzip()
+}
+// ANCHOR_END: moments
 
 // ANCHOR: normalization
 /// What training-mode batch norm computes from a batch before it writes y,
@@ -231,8 +254,9 @@ impl<E: Element> Tensor<E> {
         let (stats, y_saved, shape) = (norm.stats(), y.data.clone(), self.shape.clone());
         let out = y.recorded(name, &[self, gamma, beta, residual], move |dy| {
             // y is the next layer's input, kept alive anyway: its sign is the mask
-            let d_sum =
-                super::zip_map(&dy.data, &y_saved, |d, y| std::hint::select_unpredictable(y > E::ZERO, d, E::ZERO));
+            let d_sum = crate::kernels::zip_map(&dy.data, &y_saved, |d, y| {
+                std::hint::select_unpredictable(y > E::ZERO, d, E::ZERO)
+            });
             let mut grads = norm.backward(&x, &d_sum, |_, _, d| d);
             grads.push(Some(Tensor::from_vec(d_sum, &shape)));
             grads

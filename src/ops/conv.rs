@@ -8,21 +8,21 @@
 //! * input grad:     ∂L/∂x = col2im(Wᵀ · ∂L/∂Y)   (col2im is the adjoint of im2col)
 //! * bias grad:      ∂L/∂b_o = Σ over n and pixels of ∂L/∂Y
 //!
-//! This is the portable path and the one the f64 gradient checks run; for
-//! f32 on AVX-512 CPUs the forward pass and ∂L/∂W run in `conv_packed.rs`
-//! without an im2col matrix, and ∂L/∂x at stride 1 as a convolution there.
-//!
 //! Images of the batch run in parallel (rayon). The weight gradient is summed
 //! per fixed chunk of images and the chunks are added in order, so the result
 //! is bit-for-bit the same on any number of threads.
+//!
+//! For f32 on CPUs with AVX2 or AVX-512 the packed kernel
+//! (`kernels::conv_packed`) takes the forward pass, ∂L/∂W and (at stride 1)
+//! ∂L/∂x: the same sums without the im2col matrix, in another order, so
+//! equal to these up to rounding (its tests check both).
 
-pub(crate) use super::conv_geometry::Geometry;
-pub use super::conv_geometry::{conv_output_size, Conv2dConfig};
-use super::conv_packed;
-use super::matmul::{gemm, MatRef};
+use crate::kernels::{conv_packed, zeroed_chunks, zeros};
+use crate::ops::matmul::{gemm, MatRef};
+pub(crate) use crate::tensor::conv_shape::Geometry;
+pub use crate::tensor::conv_shape::{conv_output_size, Conv2dConfig};
 use crate::tensor::{Element, Tensor};
 use rayon::prelude::*;
-use std::any::TypeId;
 
 /// Images per partial weight gradient; fixed so results do not depend on the thread count.
 const WEIGHT_GRAD_CHUNK: usize = 8;
@@ -221,36 +221,6 @@ fn backward_images<E: Element>(
 }
 // ANCHOR_END: backward
 
-/// What inference does to each output channel o right after the
-/// convolution computed it, while it is still in cache: evaluation-mode
-/// batch norm y = (v − μ_o)·k_o + β_o, then (in a residual block) the
-/// shortcut's value, then optionally ReLU.
-pub struct ChannelEpilogue<E> {
-    /// μ_o, the running means.
-    pub mean: Vec<E>,
-    /// k_o = γ_o/√(σ²_o + ε).
-    pub scale: Vec<E>,
-    /// β_o.
-    pub shift: Vec<E>,
-    /// Whether ReLU follows.
-    pub relu: bool,
-}
-
-impl<E: Element> ChannelEpilogue<E> {
-    /// Applies the epilogue to the plane of output channel `o` (adding the
-    /// matching plane of the shortcut, if any), with the same arithmetic as
-    /// `batch_norm_eval`, `add` and `relu`, so the bits agree.
-    fn apply(&self, o: usize, plane: &mut [E], shortcut: Option<&[E]>) {
-        let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
-        let normalized = |v: E| super::batchnorm::normalize(v, mu, k, b);
-        let out = |y: E| if self.relu { super::unary::relu(y) } else { y };
-        match shortcut {
-            None => plane.iter_mut().for_each(|v| *v = out(normalized(*v))),
-            Some(r) => plane.iter_mut().zip(r).for_each(|(v, &r)| *v = out(normalized(*v) + r)),
-        }
-    }
-}
-
 impl<E: Element> Tensor<E> {
     /// 2-D convolution of an NCHW input with an OIHW weight and an optional
     /// bias of shape `[O]`: `y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, s·y+d·i−p, s·x+d·j−p]`.
@@ -259,7 +229,7 @@ impl<E: Element> Tensor<E> {
     /// When the shapes do not fit together; the message names conv2d and the shapes.
     pub fn conv2d(&self, weight: &Tensor<E>, bias: Option<&Tensor<E>>, cfg: Conv2dConfig) -> Tensor<E> {
         let g = Geometry::new(&self.shape, &weight.shape, cfg);
-        let y = conv2d_forward(&self.data, weight, bias, &g, None);
+        let y = conv2d_forward(&self.data, weight, bias, &g, |_, _| {});
         let (x, w) = (self.detach(), weight.detach());
         let (need_dx, need_dw, has_bias) = (self.requires_grad(), weight.requires_grad(), bias.is_some());
         let mut inputs = vec![self, weight];
@@ -274,108 +244,34 @@ impl<E: Element> Tensor<E> {
             grads
         })
     }
-
-    /// Inference only: the convolution followed by `epilogue` (batch norm in
-    /// evaluation mode, optionally ReLU) in one pass over the output — bit
-    /// for bit `conv2d`, then `batch_norm_eval`, then `relu`. With a
-    /// `shortcut` (a residual block's), it is added between batch norm and
-    /// ReLU: ReLU(BN(conv(x)) + shortcut), bit for bit the four ops.
-    ///
-    /// # Panics
-    /// When gradients are being recorded (this op has no backward pass), or
-    /// when the shapes do not fit together.
-    pub fn conv2d_fused_eval(
-        &self,
-        weight: &Tensor<E>,
-        bias: Option<&Tensor<E>>,
-        cfg: Conv2dConfig,
-        epilogue: &ChannelEpilogue<E>,
-        shortcut: Option<&Tensor<E>>,
-    ) -> Tensor<E> {
-        assert!(!crate::is_grad_enabled(), "conv2d_fused_eval: inference only; call it inside no_grad");
-        let g = Geometry::new(&self.shape, &weight.shape, cfg);
-        assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval: epilogue must have {} channels", g.c_out);
-        let out_shape = [g.n, g.c_out, g.oh, g.ow];
-        if let Some(r) = shortcut {
-            assert_eq!(
-                r.shape, out_shape,
-                "conv2d_fused_eval: shortcut shape {:?}, output shape {out_shape:?}",
-                r.shape
-            );
-        }
-        let y = conv2d_forward(&self.data, weight, bias, &g, Some((epilogue, shortcut.map(|r| r.data.as_slice()))));
-        let name = if shortcut.is_some() { "conv2d+bn+add+relu" } else { "conv2d+bn+relu" };
-        Tensor::from_op(name, y, &out_shape, &[], |_| vec![])
-    }
 }
 
-/// The convolution's output for the whole batch, images in parallel; each
-/// image's planes get the bias and then `epilogue` (with the shortcut's
-/// planes of the same image, if any) while they are in cache.
-pub(super) fn conv2d_forward<E: Element>(
+// ANCHOR: batch
+/// The convolution's output for the whole batch (bias added), with
+/// `finish(n, y_n)` applied to each image's output while it is in cache.
+pub(crate) fn conv2d_forward<E: Element>(
     x: &[E],
     weight: &Tensor<E>,
     bias: Option<&Tensor<E>>,
     g: &Geometry,
-    epilogue: Option<(&ChannelEpilogue<E>, Option<&[E]>)>,
+    finish: impl Fn(usize, &mut [E]) + Sync,
 ) -> Vec<E> {
     if let Some(b) = bias {
         assert_eq!(b.shape, [g.c_out], "conv2d: bias shape {:?} must be [{}]", b.shape, g.c_out);
     }
-    // f32 on an AVX-512 CPU: weights packed once, each image copied channels-last
-    let packed = packed_path::<E>(g).then(|| as_f32(&weight.data).map(|w| conv_packed::pack(w, g))).flatten();
-    let per_task = if packed.is_some() { 1 } else { images_per_gemm(g) };
-    let scratch = || match packed {
-        Some(_) => (Some(conv_packed::ChannelsLast::new(g)), vec![], vec![]),
-        None => (None, vec![E::ZERO; g.col_rows() * per_task * g.out_pixels()], vec![]),
-    };
-    let (in_img, out_img) = (g.in_image(), g.out_image());
-    super::zeroed_chunks(g.n * out_img, per_task * out_img, scratch, |(image, cols, y_wide), task, y_t| {
-        let (first, count) = (task * per_task, y_t.len() / out_img);
-        let x_t = &x[first * in_img..(first + count) * in_img];
-        match (&packed, image, as_f32(x_t), as_f32_mut(y_t)) {
-            (Some(w), Some(image), Some(x_n), Some(y_n)) => conv_packed::forward_image(x_n, w, g, image, y_n),
-            _ => forward_images(x_t, count, &weight.data, g, cols, y_wide, y_t),
-        }
-        for (i, y_n) in y_t.chunks_exact_mut(out_img).enumerate() {
-            let n = first + i;
-            for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
-                if let Some(b) = bias {
-                    plane.iter_mut().for_each(|v| *v += b.data[o]);
-                }
-                if let Some((e, shortcut)) = epilogue {
-                    let plane_range = (n * g.c_out + o) * g.out_pixels()..(n * g.c_out + o + 1) * g.out_pixels();
-                    e.apply(o, plane, shortcut.map(|r| &r[plane_range]));
-                }
+    let finish = |n: usize, y_n: &mut [E]| {
+        if let Some(b) = bias {
+            for (plane, &b_o) in y_n.chunks_exact_mut(g.out_pixels()).zip(b.data.iter()) {
+                plane.iter_mut().for_each(|v| *v += b_o);
             }
         }
-    })
-}
-
-/// Whether `conv_packed` takes this convolution: f32 (its only type), no
-/// groups, a CPU with AVX-512 (and `CNNLAB_NO_PACKED` unset).
-fn packed_path<E: Element>(g: &Geometry) -> bool {
-    TypeId::of::<E>() == TypeId::of::<f32>() && g.cfg.groups == 1 && conv_packed::available()
-}
-
-/// The slice as `f32` when `E` is `f32` (the packed kernels' only type).
-fn as_f32<E: Element>(s: &[E]) -> Option<&[f32]> {
-    // SAFETY: E is f32 exactly when the type ids agree.
-    (TypeId::of::<E>() == TypeId::of::<f32>())
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
-}
-
-/// The mutable slice as `f32` when `E` is `f32`.
-fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
-    // SAFETY: E is f32 exactly when the type ids agree.
-    (TypeId::of::<E>() == TypeId::of::<f32>())
-        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
+        finish(n, y_n)
+    };
+    conv_packed::forward(x, &weight.data, g, &finish).unwrap_or_else(|| forward(x, &weight.data, g, &finish))
 }
 
 /// ∂L/∂x (when `need_dx`) and ∂L/∂W (when `need_dw`; a frozen network
-/// being explained skips it) for the whole batch. Chunks of
-/// [`images_per_chunk`] images run in parallel; their partial weight
-/// gradients are added in chunk order.
+/// being explained skips it) for the whole batch.
 pub(super) fn conv2d_backward<E: Element>(
     x: &[E],
     weight: &[E],
@@ -384,94 +280,66 @@ pub(super) fn conv2d_backward<E: Element>(
     need_dx: bool,
     need_dw: bool,
 ) -> (Option<Vec<E>>, Option<Vec<E>>) {
-    let fast_dx = if need_dx { input_grad_as_convolution(dy, weight, g) } else { None };
-    let need_dx = need_dx && fast_dx.is_none();
-    if !need_dx && !need_dw {
-        return (fast_dx, None);
-    }
+    let dx = need_dx.then(|| conv_packed::input_grad(dy, weight, g).unwrap_or_else(|| input_grad(dy, weight, g)));
+    let dw = need_dw.then(|| conv_packed::weight_grad(x, dy, g).unwrap_or_else(|| weight_grad(x, weight, dy, g)));
+    (dx, dw)
+}
+
+/// Y for the whole batch by im2col + gemm: tasks of [`images_per_gemm`]
+/// images in parallel, each image finished by `finish(n, y_n)`.
+fn forward<E: Element>(x: &[E], weight: &[E], g: &Geometry, finish: &(impl Fn(usize, &mut [E]) + Sync)) -> Vec<E> {
+    let per_task = images_per_gemm(g);
     let (in_img, out_img) = (g.in_image(), g.out_image());
-    // f32 on an AVX-512 CPU: ∂L/∂W by the packed kernel, no im2col, image by image
-    let packed_dw = need_dw && packed_path::<E>(g);
-    let (per_gemm, per_chunk) =
-        if packed_dw { (1, WEIGHT_GRAD_CHUNK) } else { (images_per_gemm(g), images_per_chunk(g)) };
-    let cols_len = if need_dx || !packed_dw { g.col_rows() * per_gemm * g.out_pixels() } else { 0 };
-    let chunk_work = |chunk: usize, mut dx_chunk: Option<&mut [E]>| {
-        let mut dweight = vec![E::ZERO; if need_dw { weight.len() } else { 0 }];
-        let (mut cols, mut dy_wide) = (vec![E::ZERO; cols_len], Vec::new());
-        let mut packed = packed_dw.then(|| conv_packed::WeightGrad::new(g));
-        let (first, last) = (chunk * per_chunk, ((chunk + 1) * per_chunk).min(g.n));
+    let scratch = || (vec![E::ZERO; g.col_rows() * per_task * g.out_pixels()], vec![]);
+    zeroed_chunks(g.n * out_img, per_task * out_img, scratch, |(cols, y_wide), task, y_t| {
+        let (first, count) = (task * per_task, y_t.len() / out_img);
+        forward_images(&x[first * in_img..(first + count) * in_img], count, weight, g, cols, y_wide, y_t);
+        for (i, y_n) in y_t.chunks_exact_mut(out_img).enumerate() {
+            finish(first + i, y_n);
+        }
+    })
+}
+
+/// ∂L/∂x = col2im(Wᵀ · ∂L/∂Y) for the whole batch, [`images_per_gemm`]
+/// images per task, in parallel.
+fn input_grad<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Vec<E> {
+    let (in_img, out_img, per_gemm) = (g.in_image(), g.out_image(), images_per_gemm(g));
+    let mut dx = zeros(g.n * in_img);
+    dx.par_chunks_mut(per_gemm * in_img).enumerate().for_each(|(task, dx_t)| {
+        let (first, count) = (task * per_gemm, dx_t.len() / in_img);
+        let mut cols = vec![E::ZERO; g.col_rows() * count * g.out_pixels()];
+        let dy_t = &dy[first * out_img..(first + count) * out_img];
+        backward_images(&[], count, weight, dy_t, g, &mut cols, &mut Vec::new(), None, Some(dx_t));
+    });
+    dx
+}
+
+/// ∂L/∂W = Σₙ ∂L/∂Yₙ · colsₙᵀ: partial sums over chunks of
+/// [`images_per_chunk`] images in parallel, added in chunk order.
+fn weight_grad<E: Element>(x: &[E], weight: &[E], dy: &[E], g: &Geometry) -> Vec<E> {
+    let (in_img, out_img) = (g.in_image(), g.out_image());
+    let (per_gemm, per_chunk) = (images_per_gemm(g), images_per_chunk(g));
+    let chunk = |c: usize| {
+        let mut dweight = vec![E::ZERO; weight.len()];
+        let (mut cols, mut dy_wide) = (vec![E::ZERO; g.col_rows() * per_gemm * g.out_pixels()], Vec::new());
+        let (first, last) = (c * per_chunk, ((c + 1) * per_chunk).min(g.n));
         for start in (first..last).step_by(per_gemm) {
             let count = per_gemm.min(last - start);
-            let images = |len: usize| (start - first) * len..(start - first + count) * len;
-            let dx_s = dx_chunk.as_deref_mut().map(|d| &mut d[images(in_img)]);
-            // x is read only for ∂L/∂W (conv_transpose2d passes none when it needs only ∂L/∂x)
-            let x_s = x.get(start * in_img..(start + count) * in_img).unwrap_or(&[]);
+            let x_s = &x[start * in_img..(start + count) * in_img];
             let dy_s = &dy[start * out_img..(start + count) * out_img];
-            if let (Some(packed), Some(x_n), Some(dy_n)) = (packed.as_mut(), as_f32(x_s), as_f32(dy_s)) {
-                packed.add_image(x_n, dy_n, g);
-            }
-            let dw = (need_dw && !packed_dw).then_some(&mut dweight[..]);
-            if dw.is_some() || dx_s.is_some() {
-                backward_images(x_s, count, weight, dy_s, g, &mut cols, &mut dy_wide, dw, dx_s);
-            }
-        }
-        if let (Some(packed), Some(dw)) = (packed, as_f32_mut(&mut dweight)) {
-            packed.write_to(g, dw);
+            backward_images(x_s, count, weight, dy_s, g, &mut cols, &mut dy_wide, Some(&mut dweight), None);
         }
         dweight
     };
-    let mut dx = need_dx.then(|| super::zeros(g.n * in_img));
-    let partials: Vec<Vec<E>> = match dx.as_mut() {
-        Some(dx) => dx
-            .par_chunks_mut(per_chunk * in_img)
-            .enumerate()
-            .map(|(chunk, dx_chunk)| chunk_work(chunk, Some(dx_chunk)))
-            .collect(),
-        None => (0..g.n.div_ceil(per_chunk)).into_par_iter().map(|c| chunk_work(c, None)).collect(),
-    };
-    let dx = dx.or(fast_dx);
-    if !need_dw {
-        return (dx, None);
-    }
+    let partials: Vec<Vec<E>> = (0..g.n.div_ceil(per_chunk)).into_par_iter().map(chunk).collect();
     let mut partials = partials.into_iter();
     let mut dweight = partials.next().unwrap_or_else(|| vec![E::ZERO; weight.len()]);
     for partial in partials {
         dweight.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
     }
-    (dx, Some(dweight))
+    dweight
 }
-
-// ANCHOR: input_grad_as_convolution
-/// ∂L/∂x of a stride-1 convolution is itself a convolution: of ∂L/∂Y with
-/// the kernels flipped in space and with input and output channels swapped,
-/// w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j], padding d·(k−1) − p:
-///
-///   ∂L/∂x[c, y, x] = Σ_{o,i,j} ∂L/∂Y[o, y − d·i + p, x − d·j + p] · w[o, c, i, j].
-///
-/// Used where the packed forward kernel runs (f32, AVX-512, groups 1,
-/// padding at most d·(k−1)); `None` elsewhere, and im2col's adjoint does it.
-fn input_grad_as_convolution<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Option<Vec<E>> {
-    let (p, d) = (g.cfg.padding, g.cfg.dilation);
-    let span = (d.0 * (g.kh - 1), d.1 * (g.kw - 1));
-    if !(packed_path::<E>(g) && g.cfg.stride == (1, 1) && p.0 <= span.0 && p.1 <= span.1) {
-        return None;
-    }
-    let (kh, kw) = (g.kh, g.kw);
-    let mut flipped = vec![E::ZERO; weight.len()];
-    for o in 0..g.c_out {
-        for c in 0..g.c_in {
-            let kernel = &weight[(o * g.c_in + c) * kh * kw..][..kh * kw];
-            let target = &mut flipped[(c * g.c_out + o) * kh * kw..][..kh * kw];
-            // flipping both axes of a row-major kh×kw kernel reverses it
-            target.iter_mut().zip(kernel.iter().rev()).for_each(|(t, &w)| *t = w);
-        }
-    }
-    let cfg = Conv2dConfig { stride: (1, 1), padding: (span.0 - p.0, span.1 - p.1), dilation: d, groups: 1 };
-    let transposed = Geometry::new(&[g.n, g.c_out, g.oh, g.ow], &[g.c_in, g.c_out, kh, kw], cfg);
-    debug_assert_eq!((transposed.oh, transposed.ow), (g.h, g.w));
-    Some(conv2d_forward(dy, &Tensor::from_vec(flipped, &[g.c_in, g.c_out, kh, kw]), None, &transposed, None))
-}
-// ANCHOR_END: input_grad_as_convolution
+// ANCHOR_END: batch
 
 /// ∂L/∂b_o = Σ over images and output pixels of ∂L/∂y[n, o].
 fn bias_grad<E: Element>(dy: &[E], g: &Geometry) -> Vec<E> {

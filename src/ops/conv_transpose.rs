@@ -98,7 +98,7 @@ impl<E: Element> Tensor<E> {
         inputs.extend(bias);
         Tensor::from_op("conv_transpose2d", y, &out_shape, &inputs, move |dy| {
             // ∂L/∂x = C_W ∂L/∂Y: the convolution itself
-            let dx = need_dx.then(|| Tensor::from_vec(conv2d_forward(&dy.data, &w, None, &g, None), &x.shape));
+            let dx = need_dx.then(|| Tensor::from_vec(conv2d_forward(&dy.data, &w, None, &g, |_, _| {}), &x.shape));
             // ∂L/∂W: conv2d's weight gradient, input ∂L/∂Y, output gradient x
             let dw = if need_dw { conv2d_backward(&dy.data, &w.data, &x.data, &g, false, true).1 } else { None };
             let mut grads = vec![dx, dw.map(|dw| Tensor::from_vec(dw, &w.shape))];

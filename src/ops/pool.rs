@@ -115,7 +115,7 @@ impl Windows {
         let (w, ow) = (self.w, self.ow);
         let offsets = [0, 1, w as u32, w as u32 + 1];
         let rows = y.chunks_exact_mut(ow).zip(winners.chunks_exact_mut(ow)).enumerate();
-        super::vectorized(
+        crate::kernels::vectorized(
             #[inline(always)]
             || {
                 for (oy, (y_row, w_row)) in rows {

@@ -11,6 +11,7 @@ use crate::train::batches::make_batch;
 /// The raw outputs of the network for every image of `data` (no softmax), in evaluation mode.
 pub fn outputs(model: &mut dyn Module, data: &Dataset, pre: &Preprocessing, batch: usize) -> Vec<Vec<f32>> {
     model.set_training(false);
+    let mut model = crate::nn::fuse_for_inference(model);
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
     no_grad(|| {

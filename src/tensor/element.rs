@@ -59,33 +59,10 @@ pub trait Element:
     fn max(self, other: Self) -> Self;
     /// True for NaN and ±∞.
     fn is_finite(self) -> bool;
-    /// General matrix multiply `C = alpha·A·B + beta·C` with arbitrary strides
-    /// (matrixmultiply's `sgemm` / `dgemm`). A is m×k, B is k×n, C is m×n.
-    ///
-    /// # Safety
-    /// The strides must address memory inside the three slices' allocations
-    /// for every index in range; [`crate::ops::matmul::gemm`] checks this.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
 }
 
 macro_rules! impl_element {
-    ($t:ty, $gemm:path, $erf:path) => {
+    ($t:ty, $erf:path) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -123,31 +100,12 @@ macro_rules! impl_element {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
-            unsafe fn gemm_raw(
-                m: usize,
-                k: usize,
-                n: usize,
-                alpha: Self,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
-                // SAFETY: forwarded contract, see the trait method.
-                unsafe { $gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-            }
         }
     };
 }
 
-impl_element!(f32, matrixmultiply::sgemm, erf_f32);
-impl_element!(f64, matrixmultiply::dgemm, erf_f64);
+impl_element!(f32, erf_f32);
+impl_element!(f64, erf_f64);
 
 // ANCHOR: erf
 /// erf to about 1e-15. For |x| ≤ 2 its Maclaurin series

@@ -1,5 +1,6 @@
 //! The `Tensor`: an n-dimensional array of `f32` (or `f64`) that remembers how it was made.
 
+pub mod conv_shape;
 mod element;
 pub mod shape;
 

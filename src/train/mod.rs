@@ -147,7 +147,7 @@ pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -
             opt.set_lr(schedule.lr_at(cfg.step_lr(), epoch * steps_per_epoch + step, cfg.epochs * steps_per_epoch));
             let (x, _) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
             let flips: Vec<bool> = idx.iter().map(|&i| cfg.augment.flips(cfg.seed, epoch, i)).collect();
-            let outputs = model.forward(&x);
+            let outputs = crate::nn::fuse_for_training(&mut model).forward(&x);
             let (loss, hits) =
                 step_loss(cfg.task, cfg.loss_settings(), &outputs, &data.train, idx, &flips, cfg.label_smoothing);
             if !loss.item().is_finite() {

@@ -7,7 +7,7 @@ use std::ops::Range;
 /// For every channel, the two sums of `f(channel, plane)` over its N planes
 /// (`plane` is the index range of one image's map of that channel), in f64,
 /// added in batch order so the result does not depend on the thread count.
-pub(super) fn channel_sums(
+pub(crate) fn channel_sums(
     dims: (usize, usize, usize),
     f: impl Fn(usize, Range<usize>) -> (f64, f64) + Sync,
 ) -> Vec<(f64, f64)> {
@@ -21,7 +21,7 @@ pub(super) fn channel_sums(
 
 /// A new `(N, C, L)` buffer, plane by plane in parallel: the plane of
 /// channel `ch` at index range `plane` takes the values `f(ch, plane)`.
-pub(super) fn fill_planes<E: Element, I: IntoIterator<Item = E>>(
+pub(crate) fn fill_planes<E: Element, I: IntoIterator<Item = E>>(
     dims: (usize, usize, usize),
     f: impl Fn(usize, Range<usize>) -> I + Sync,
 ) -> Vec<E> {
@@ -36,7 +36,7 @@ pub(super) fn fill_planes<E: Element, I: IntoIterator<Item = E>>(
 /// previous one; eight independent ones let the compiler use vector
 /// registers, and because the order is fixed the result is the same on every
 /// run and thread count.
-pub(super) fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f64)) -> (f64, f64) {
+pub(crate) fn lane_sums<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f64)) -> (f64, f64) {
     super::vectorized(
         #[inline(always)]
         || lane_sums_inline(a, b, term),
@@ -74,33 +74,9 @@ fn lane_sums_inline<E: Element>(a: &[E], b: &[E], term: impl Fn(E, E) -> (f64, f
 }
 // ANCHOR_END: lane_sums
 
-// ANCHOR: moments
-/// μ and σ² (biased) of every channel in one pass over the batch. Summing
-/// x and x² and using σ² = E[x²] − μ² would lose every digit of σ² when
-/// |μ| ≫ σ; summing the shifted values dᵢ = xᵢ − K with K one of the
-/// channel's own values (so K is within a few σ of μ) keeps them:
-/// μ = K + Σd/m,  σ² = Σd²/m − (Σd/m)², in f64.
-pub(super) fn mean_and_variance<E: Element>(x: &[E], dims: (usize, usize, usize)) -> (Vec<f64>, Vec<f64>) {
-    let (n, _, l) = dims;
-    let m = (n * l) as f64;
-    let shift = |ch: usize| x.get(ch * l).map_or(0.0, |v| v.to_f64()); // image 0's first value of channel ch
-    let sums = channel_sums(dims, |ch, plane| {
-        let k = shift(ch);
-        lane_sums(&x[plane.clone()], &x[plane], |v, _| {
-            let d = v.to_f64() - k;
-            (d, d * d)
-        })
-    });
-    let moments =
-        sums.iter().enumerate().map(|(ch, &(s1, s2))| (shift(ch) + s1 / m, (s2 / m - (s1 / m).powi(2)).max(0.0)));
-    moments.unzip()
-}
-// ANCHOR_END: moments
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::batchnorm::normalize;
 
     /// `vectorized` may only change how many values an instruction handles,
     /// never the result: the sums with and without it are the same bits, and
@@ -112,7 +88,7 @@ mod tests {
         for len in [0, 5, 8, 63, 64, 65, 1000, 1024] {
             let (x, dy) = (values(1.1, len), values(7.3, len));
             let term = |v: f64, d: f64| {
-                let masked = std::hint::select_unpredictable(normalize(v, 0.1, 1.7, -0.05) > 0.0, d, 0.0);
+                let masked = std::hint::select_unpredictable((v - 0.1) * 1.7 - 0.05 > 0.0, d, 0.0);
                 (masked, (v - 0.2) * masked)
             };
             // the order the doc comment promises: value i into lane i mod 8, then the lanes in order

@@ -1,0 +1,232 @@
+//! Fusion as an explicit pass over a model: `fuse_for_inference` and `fuse_for_training` return the model with some runs of layers done as one op.
+//!
+//! * **Inference**: in evaluation mode batch norm is an affine map per
+//!   channel, so it (and a ReLU after it) can be applied to each output
+//!   plane while the convolution has just written it and it is still in
+//!   cache, instead of in two more passes over memory: Conv2d → BatchNorm
+//!   [→ ReLU] becomes one [`FusedConvBn`].
+//! * **Training**: BatchNorm → ReLU becomes one op
+//!   ([`BatchNorm::forward_relu`]) that clamps as it writes and keeps one
+//!   tensor for the backward pass instead of two.
+//!
+//! The values are bit for bit those of the layers one after the other (the
+//! same expression, `normalize`, in both; `tests/fast_paths.rs` checks it).
+//! A model's own `forward` never fuses: what it computes is what its
+//! layers say, and Grad-CAM's hooks see every layer's output.
+
+use super::{BatchNorm, Conv2d, Module, ReLU};
+use crate::ops::conv::conv2d_forward;
+use crate::tensor::conv_shape::Geometry;
+use crate::tensor::{Element, Tensor};
+use crate::Conv2dConfig;
+use std::any::Any;
+
+// ANCHOR: epilogue
+/// What inference does to each output channel o right after the
+/// convolution computed it, while it is still in cache: evaluation-mode
+/// batch norm y = (v − μ_o)·k_o + β_o, then (in a residual block) the
+/// shortcut's value, then optionally ReLU.
+pub struct ChannelEpilogue<E> {
+    /// μ_o, the running means.
+    pub mean: Vec<E>,
+    /// k_o = γ_o/√(σ²_o + ε).
+    pub scale: Vec<E>,
+    /// β_o.
+    pub shift: Vec<E>,
+    /// Whether ReLU follows.
+    pub relu: bool,
+}
+
+impl<E: Element> ChannelEpilogue<E> {
+    /// Applies the epilogue to the plane of output channel `o` (adding the
+    /// matching plane of the shortcut, if any), with the same arithmetic as
+    /// `batch_norm_eval`, `add` and `relu`, so the bits agree.
+    fn apply(&self, o: usize, plane: &mut [E], shortcut: Option<&[E]>) {
+        let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
+        let normalized = |v: E| crate::ops::batchnorm::normalize(v, mu, k, b);
+        let out = |y: E| if self.relu { crate::ops::unary::relu(y) } else { y };
+        match shortcut {
+            None => plane.iter_mut().for_each(|v| *v = out(normalized(*v))),
+            Some(r) => plane.iter_mut().zip(r).for_each(|(v, &r)| *v = out(normalized(*v) + r)),
+        }
+    }
+}
+// ANCHOR_END: epilogue
+
+impl<E: Element> Tensor<E> {
+    /// Inference only: the convolution followed by `epilogue` (batch norm in
+    /// evaluation mode, optionally ReLU) in one pass over the output — bit
+    /// for bit `conv2d`, then `batch_norm_eval`, then `relu`. With a
+    /// `shortcut` (a residual block's), it is added between batch norm and
+    /// ReLU: ReLU(BN(conv(x)) + shortcut), bit for bit the four ops.
+    ///
+    /// # Panics
+    /// When gradients are being recorded (this op has no backward pass), or
+    /// when the shapes do not fit together.
+    pub fn conv2d_fused_eval(
+        &self,
+        weight: &Tensor<E>,
+        bias: Option<&Tensor<E>>,
+        cfg: Conv2dConfig,
+        epilogue: &ChannelEpilogue<E>,
+        shortcut: Option<&Tensor<E>>,
+    ) -> Tensor<E> {
+        assert!(!crate::is_grad_enabled(), "conv2d_fused_eval: inference only; call it inside no_grad");
+        let g = Geometry::new(&self.shape, &weight.shape, cfg);
+        assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval: epilogue must have {} channels", g.c_out);
+        let out_shape = [g.n, g.c_out, g.oh, g.ow];
+        if let Some(r) = shortcut {
+            assert_eq!(
+                r.shape, out_shape,
+                "conv2d_fused_eval: shortcut shape {:?}, output shape {out_shape:?}",
+                r.shape
+            );
+        }
+        let shortcut = shortcut.map(|r| r.data.as_slice());
+        let y = conv2d_forward(&self.data, weight, bias, &g, |n, y_n| {
+            for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
+                let plane_range = (n * g.c_out + o) * g.out_pixels()..(n * g.c_out + o + 1) * g.out_pixels();
+                epilogue.apply(o, plane, shortcut.map(|r| &r[plane_range]));
+            }
+        });
+        let name = if shortcut.is_some() { "conv2d+bn+add+relu" } else { "conv2d+bn+relu" };
+        Tensor::from_op(name, y, &out_shape, &[], |_| vec![])
+    }
+}
+
+/// Conv2d → BatchNorm in evaluation mode [→ ReLU] as one layer, for
+/// inference only (see [`fuse_for_inference`]).
+pub struct FusedConvBn {
+    conv: Conv2d,
+    epilogue: ChannelEpilogue<f32>,
+}
+
+impl Module for FusedConvBn {
+    fn forward(&mut self, x: &Tensor) -> Tensor {
+        x.conv2d_fused_eval(&self.conv.weight, self.conv.bias.as_ref(), self.conv.cfg, &self.epilogue, None)
+    }
+
+    fn describe(&self) -> String {
+        let relu = if self.epilogue.relu { " → ReLU" } else { "" };
+        format!("{} → BatchNorm{relu} (fused)", self.conv.describe())
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+// ANCHOR: fuse
+/// A model prepared by [`fuse_for_inference`] or [`fuse_for_training`]: its
+/// steps in order, each a layer of the original model (borrowed), a fused
+/// run of layers, or a nested chain prepared the same way.
+pub struct Fused<'a> {
+    steps: Vec<Step<'a>>,
+    purpose: Purpose,
+}
+
+enum Step<'a> {
+    Layer(&'a mut dyn Module),
+    ConvBn(FusedConvBn),
+    BnRelu(&'a mut BatchNorm),
+    Chain(Fused<'a>),
+}
+
+/// What a [`Fused`] model is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Inference,
+    Training,
+}
+
+/// `net` prepared for inference: in every [`Sequential`](super::Sequential) (nested ones
+/// too), each Conv2d followed by a BatchNorm in evaluation mode (and
+/// possibly a ReLU) becomes one [`FusedConvBn`]; every other layer is used
+/// as it is. Its `forward` runs without a graph.
+pub fn fuse_for_inference(net: &mut dyn Module) -> Fused<'_> {
+    fuse(net, Purpose::Inference)
+}
+
+/// `net` prepared for a training step: in every [`Sequential`](super::Sequential), each
+/// BatchNorm (in training mode) followed by a ReLU runs as one op.
+pub fn fuse_for_training(net: &mut dyn Module) -> Fused<'_> {
+    fuse(net, Purpose::Training)
+}
+
+fn fuse(net: &mut dyn Module, purpose: Purpose) -> Fused<'_> {
+    if net.as_sequential().is_none() {
+        return Fused { steps: vec![Step::Layer(net)], purpose };
+    }
+    let seq = net.as_sequential().expect("checked just above");
+    let mut steps = vec![];
+    let mut rest = &mut seq.layers[..];
+    while !rest.is_empty() {
+        if purpose == Purpose::Inference {
+            if let Some((fused, covered)) = conv_bn_relu(rest) {
+                steps.push(Step::ConvBn(fused));
+                rest = &mut rest[covered..];
+                continue;
+            }
+        } else if starts_with_bn_relu(rest) {
+            let (pair, tail) = rest.split_at_mut(2);
+            steps.push(Step::BnRelu(pair[0].as_any_mut().downcast_mut::<BatchNorm>().expect("checked")));
+            rest = tail;
+            continue;
+        }
+        let (first, tail) = rest.split_first_mut().expect("not empty");
+        let nested = first.as_sequential().is_some();
+        steps.push(if nested { Step::Chain(fuse(first.as_mut(), purpose)) } else { Step::Layer(first.as_mut()) });
+        rest = tail;
+    }
+    Fused { steps, purpose }
+}
+
+/// The fused layer for `layers[0..]` when they start with Conv2d →
+/// BatchNorm (evaluation mode, 2-D) [→ ReLU], and how many layers it covers.
+fn conv_bn_relu(layers: &mut [Box<dyn Module>]) -> Option<(FusedConvBn, usize)> {
+    let [conv, bn, rest @ ..] = layers else { return None };
+    let conv = conv.as_any_mut().downcast_mut::<Conv2d>()?.clone();
+    let relu = rest.first_mut().is_some_and(|l| l.as_any_mut().is::<ReLU>());
+    let epilogue = bn.as_any_mut().downcast_mut::<BatchNorm>()?.eval_epilogue(relu)?;
+    Some((FusedConvBn { conv, epilogue }, if relu { 3 } else { 2 }))
+}
+
+/// Whether `layers[0..]` start with BatchNorm in training mode → ReLU.
+fn starts_with_bn_relu(layers: &mut [Box<dyn Module>]) -> bool {
+    let [bn, relu, ..] = layers else { return false };
+    let training = bn.as_any_mut().downcast_mut::<BatchNorm>().is_some_and(|bn| bn.is_training());
+    training && relu.as_any_mut().is::<ReLU>()
+}
+
+impl Fused<'_> {
+    /// How many runs of layers are fused (in nested chains too).
+    pub fn fused_runs(&self) -> usize {
+        let count = |step: &Step| match step {
+            Step::Layer(_) => 0,
+            Step::ConvBn(_) | Step::BnRelu(_) => 1,
+            Step::Chain(chain) => chain.fused_runs(),
+        };
+        self.steps.iter().map(count).sum()
+    }
+
+    /// The model's output for `x` (for inference, without a graph).
+    pub fn forward(&mut self, x: &Tensor) -> Tensor {
+        let mut run = || {
+            let mut h = x.clone();
+            for step in &mut self.steps {
+                h = match step {
+                    Step::Layer(layer) => layer.forward(&h),
+                    Step::ConvBn(fused) => fused.forward(&h),
+                    Step::BnRelu(bn) => bn.forward_relu(&h),
+                    Step::Chain(chain) => chain.forward(&h),
+                };
+            }
+            h
+        };
+        match self.purpose {
+            Purpose::Inference => crate::no_grad(run),
+            Purpose::Training => run(),
+        }
+    }
+}
+// ANCHOR_END: fuse

@@ -4,7 +4,7 @@
 //! Writes throughput.png (batch on a log axis) to target/figures (book/src/figures
 //! with --book) and prints the table the chapter quotes.
 //! With `-- layers`: the per-layer convolution table instead (forward, ∂L/∂W, ∂L/∂x of smallcnn's six
-//! convolutions at batch 128; run it once more with CNNLAB_NO_PACKED=1 for the im2col column);
+//! convolutions at batch 128; run it once more with CNNLAB_KERNELS=portable for the im2col column);
 //! `-- layers resnet20`: the same for ResNet-20's six kinds of convolution.
 
 use cnnlab::bench;

@@ -97,9 +97,9 @@ pub(crate) fn weight_grad<E: Element>(x: &[E], dy: &[E], g: &Geometry) -> Option
 ///
 ///   ∂L/∂x[c, y, x] = Σ_{o,i,j} ∂L/∂Y[o, y − d·i + p, x − d·j + p] · w[o, c, i, j].
 pub(crate) fn input_grad<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Option<Vec<E>> {
-    let (p, d) = (g.cfg.padding, g.cfg.dilation);
-    let span = (d.0 * (g.kh - 1), d.1 * (g.kw - 1));
-    if !(g.cfg.stride == (1, 1) && p.0 <= span.0 && p.1 <= span.1) {
+    let (pad, dil) = (g.cfg.padding, g.cfg.dilation);
+    let span = (dil.0 * (g.kh - 1), dil.1 * (g.kw - 1));
+    if !(g.cfg.stride == (1, 1) && pad.0 <= span.0 && pad.1 <= span.1) {
         return None;
     }
     takes(g)?;
@@ -113,7 +113,7 @@ pub(crate) fn input_grad<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Op
             target.iter_mut().zip(kernel.iter().rev()).for_each(|(t, &w)| *t = w);
         }
     }
-    let cfg = Conv2dConfig { stride: (1, 1), padding: (span.0 - p.0, span.1 - p.1), dilation: d, groups: 1 };
+    let cfg = Conv2dConfig { stride: (1, 1), padding: (span.0 - pad.0, span.1 - pad.1), dilation: dil, groups: 1 };
     let transposed = Geometry::new(&[g.n, g.c_out, g.oh, g.ow], &[g.c_in, g.c_out, kh, kw], cfg);
     debug_assert_eq!((transposed.oh, transposed.ow), (g.h, g.w));
     forward(dy, &flipped, &transposed, &|_, _| {})

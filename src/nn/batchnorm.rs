@@ -132,6 +132,17 @@ impl BatchNorm {
     // ANCHOR_END: running_update
 }
 
+impl BatchNorm {
+    /// PyTorch's name for it: BatchNorm1d over `[N, C]`, BatchNorm2d over `[N, C, H, W]`.
+    fn name(&self) -> &'static str {
+        if self.rank == 4 {
+            "BatchNorm2d"
+        } else {
+            "BatchNorm1d"
+        }
+    }
+}
+
 fn to_f64(t: &Tensor) -> Vec<f64> {
     t.data().iter().map(|&v| v as f64).collect()
 }
@@ -139,14 +150,7 @@ fn to_f64(t: &Tensor) -> Vec<f64> {
 impl Module for BatchNorm {
     // ANCHOR: forward
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        assert_eq!(
-            x.rank(),
-            self.rank,
-            "BatchNorm{}d: expected a {}-D input, got shape {:?}",
-            self.rank - 2 + 1,
-            self.rank,
-            x.shape()
-        );
+        assert_eq!(x.rank(), self.rank, "{}: expected a {}-D input, got shape {:?}", self.name(), self.rank, x.shape());
         if self.training {
             let (y, stats) = x.batch_norm_train(&self.gamma, &self.beta, self.eps);
             self.update_running(&stats);
@@ -171,10 +175,24 @@ impl Module for BatchNorm {
     }
 
     fn describe(&self) -> String {
-        format!("BatchNorm{}d({})", self.rank - 2 + 1, self.gamma.numel())
+        format!("{}({})", self.name(), self.gamma.numel())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_norm_is_named_as_in_pytorch() {
+        assert_eq!(BatchNorm::new_2d(8).describe(), "BatchNorm2d(8)");
+        assert_eq!(BatchNorm::new_1d(5).describe(), "BatchNorm1d(5)");
+        let refused = std::panic::catch_unwind(|| BatchNorm::new_2d(3).forward(&Tensor::zeros(&[2, 3])));
+        let message = *refused.unwrap_err().downcast::<String>().unwrap();
+        assert!(message.contains("BatchNorm2d: expected a 4-D input"), "{message}");
     }
 }

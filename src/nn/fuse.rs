@@ -15,7 +15,9 @@
 //! layers say, and Grad-CAM's hooks see every layer's output.
 
 use super::{BatchNorm, Conv2d, Module, ReLU};
+use crate::ops::batchnorm::{normalize, BatchStats, Normalization};
 use crate::ops::conv::conv2d_forward;
+use crate::ops::unary::relu;
 use crate::tensor::conv_shape::Geometry;
 use crate::tensor::{Element, Tensor};
 use crate::Conv2dConfig;
@@ -43,8 +45,8 @@ impl<E: Element> ChannelEpilogue<E> {
     /// `batch_norm_eval`, `add` and `relu`, so the bits agree.
     fn apply(&self, o: usize, plane: &mut [E], shortcut: Option<&[E]>) {
         let (mu, k, b) = (self.mean[o], self.scale[o], self.shift[o]);
-        let normalized = |v: E| crate::ops::batchnorm::normalize(v, mu, k, b);
-        let out = |y: E| if self.relu { crate::ops::unary::relu(y) } else { y };
+        let normalized = |v: E| normalize(v, mu, k, b);
+        let out = |y: E| if self.relu { relu(y) } else { y };
         match shortcut {
             None => plane.iter_mut().for_each(|v| *v = out(normalized(*v))),
             Some(r) => plane.iter_mut().zip(r).for_each(|(v, &r)| *v = out(normalized(*v) + r)),
@@ -92,6 +94,71 @@ impl<E: Element> Tensor<E> {
         let name = if shortcut.is_some() { "conv2d+bn+add+relu" } else { "conv2d+bn+relu" };
         Tensor::from_op(name, y, &out_shape, &[], |_| vec![])
     }
+}
+
+/// The fused training ops: batch norm then ReLU, and a residual block's tail.
+impl<E: Element> Tensor<E> {
+    // ANCHOR: train_relu
+    /// Training-mode batch norm followed by ReLU, in the passes of batch norm
+    /// alone: the forward pass clamps as it writes y, the backward pass reads
+    /// ∂L/∂y only where y > 0 (recomputing y's sign from x exactly as the
+    /// forward pass computed y). The same values as `batch_norm_train` then
+    /// `relu`, one pass over the batch fewer each way and one tensor fewer kept.
+    pub fn batch_norm_relu_train(&self, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> (Tensor<E>, BatchStats) {
+        let name = "batch_norm+relu";
+        let norm = Normalization::of_batch(name, self, gamma, beta, eps);
+        let x = self.data.clone();
+        let y = norm.apply(&x, |v, _| relu(v));
+        let stats = norm.stats();
+        let out = Tensor::from_op(name, y, &self.shape, &[self, gamma, beta], move |dy| {
+            norm.backward(&x, &dy.data, |[mu, k, b], x, d| {
+                std::hint::select_unpredictable(normalize(x, mu, k, b) > E::ZERO, d, E::ZERO)
+            })
+        });
+        (out, stats)
+    }
+    // ANCHOR_END: train_relu
+
+    // ANCHOR: train_add_relu
+    /// The tail of a residual block, y = ReLU(BN(x) + r), as one op:
+    /// training-mode batch norm of x, plus the shortcut r, clamped as it is
+    /// written. Going back, ∂L/∂r = ∂L/∂y · 𝟙(y > 0), and batch norm's output
+    /// gets that same gradient. The same values as `batch_norm_train`, `add`
+    /// and `relu` one after the other, without the two middle tensors.
+    ///
+    /// # Panics
+    /// When x is not `[N, C, …]`, γ and β are not `[C]`, or the residual's
+    /// shape is not x's; the message names the op and the shapes.
+    pub fn batch_norm_add_relu_train(
+        &self,
+        gamma: &Tensor<E>,
+        beta: &Tensor<E>,
+        residual: &Tensor<E>,
+        eps: f64,
+    ) -> (Tensor<E>, BatchStats) {
+        let name = "batch_norm+add+relu";
+        assert!(
+            residual.shape == self.shape,
+            "{name}: the residual {:?} must have the shape of the input {:?}",
+            residual.shape,
+            self.shape
+        );
+        let norm = Normalization::of_batch(name, self, gamma, beta, eps);
+        let (x, r) = (self.data.clone(), residual.data.clone());
+        let y = Tensor::from_vec(norm.apply(&x, |v, i| relu(v + r[i])), &self.shape);
+        let (stats, y_saved, shape) = (norm.stats(), y.data.clone(), self.shape.clone());
+        let out = y.recorded(name, &[self, gamma, beta, residual], move |dy| {
+            // y is the next layer's input, kept alive anyway: its sign is the mask
+            let d_sum = crate::kernels::zip_map(&dy.data, &y_saved, |d, y| {
+                std::hint::select_unpredictable(y > E::ZERO, d, E::ZERO)
+            });
+            let mut grads = norm.backward(&x, &d_sum, |_, _, d| d);
+            grads.push(Some(Tensor::from_vec(d_sum, &shape)));
+            grads
+        });
+        (out, stats)
+    }
+    // ANCHOR_END: train_add_relu
 }
 
 /// Conv2d → BatchNorm in evaluation mode [→ ReLU] as one layer, for

@@ -18,7 +18,6 @@
 //! y = γ/√(σ²+ε) · x + (β − γμ/√(σ²+ε)) — which is why it can be folded into
 //! the preceding convolution.
 
-use super::unary::relu;
 use crate::kernels::lane_sums::{channel_sums, fill_planes, lane_sums};
 use crate::tensor::{Element, Tensor};
 
@@ -105,7 +104,7 @@ fn mean_and_variance<E: Element>(x: &[E], dims: (usize, usize, usize)) -> (Vec<f
 /// What training-mode batch norm computes from a batch before it writes y,
 /// and keeps for the backward pass: the statistics and, per channel in the
 /// element type, [μ, k, β] with k = γ/√(σ² + ε), so that y = (x − μ)·k + β.
-struct Normalization<E> {
+pub(crate) struct Normalization<E> {
     shape: Vec<usize>,
     dims: (usize, usize, usize),
     mean: Vec<f64>,
@@ -117,7 +116,7 @@ struct Normalization<E> {
 
 impl<E: Element> Normalization<E> {
     /// μ, σ² and the per-channel coefficients of the batch `x`.
-    fn of_batch(op: &str, x: &Tensor<E>, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> Self {
+    pub(crate) fn of_batch(op: &str, x: &Tensor<E>, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> Self {
         let dims @ (_, c, _) = channel_layout(op, &x.shape);
         check_params(op, c, gamma, beta);
         let (mean, var) = mean_and_variance(&x.data, dims);
@@ -129,12 +128,12 @@ impl<E: Element> Normalization<E> {
     }
 
     /// The batch statistics, for the running averages.
-    fn stats(&self) -> BatchStats {
+    pub(crate) fn stats(&self) -> BatchStats {
         BatchStats { mean: self.mean.clone(), var: self.var.clone(), count: self.dims.0 * self.dims.2 }
     }
 
     /// y = post(normalize(x), i) for every value (i its index in x), plane by plane.
-    fn apply(&self, x: &[E], post: impl Fn(E, usize) -> E + Sync) -> Vec<E> {
+    pub(crate) fn apply(&self, x: &[E], post: impl Fn(E, usize) -> E + Sync) -> Vec<E> {
         fill_planes(self.dims, |ch, plane| {
             let [mu, k, b] = self.affine[ch];
             let post = &post;
@@ -144,7 +143,12 @@ impl<E: Element> Normalization<E> {
 
     /// [∂L/∂x, ∂L/∂γ, ∂L/∂β] from ∂L/∂y, where batch norm's own output gets
     /// the gradient `grad([μ, k, β], x, ∂L/∂y)` (∂L/∂y itself, or masked by a ReLU after it).
-    fn backward(&self, x: &[E], dy: &[E], grad: impl Fn([E; 3], E, E) -> E + Sync) -> Vec<Option<Tensor<E>>> {
+    pub(crate) fn backward(
+        &self,
+        x: &[E],
+        dy: &[E],
+        grad: impl Fn([E; 3], E, E) -> E + Sync,
+    ) -> Vec<Option<Tensor<E>>> {
         let (n, c, l) = self.dims;
         let m = (n * l) as f64;
         // ∂L/∂β = Σ ∂L/∂y,  ∂L/∂γ = Σ ∂L/∂y · x̂ = (1/√(σ²+ε)) · Σ ∂L/∂y · (x − μ)
@@ -181,89 +185,16 @@ impl<E: Element> Tensor<E> {
     /// Training-mode batch norm over axis 1 of `[N, C, …]`, with batch
     /// statistics; returns them too, for the running averages.
     pub fn batch_norm_train(&self, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> (Tensor<E>, BatchStats) {
-        self.batch_norm_train_then::<false>(gamma, beta, eps)
+        let norm = Normalization::of_batch("batch_norm", self, gamma, beta, eps);
+        let x = self.data.clone();
+        let y = norm.apply(&x, |y, _| y);
+        let stats = norm.stats();
+        let out = Tensor::from_op("batch_norm", y, &self.shape, &[self, gamma, beta], move |dy| {
+            norm.backward(&x, &dy.data, |_, _, d| d)
+        });
+        (out, stats)
     }
     // ANCHOR_END: train
-
-    // ANCHOR: train_relu
-    /// Training-mode batch norm followed by ReLU, in the passes of batch norm
-    /// alone: the forward pass clamps as it writes y, the backward pass reads
-    /// ∂L/∂y only where y > 0 (recomputing y's sign from x). The same values
-    /// as `batch_norm_train` then `relu`, one pass over the batch fewer each way.
-    pub fn batch_norm_relu_train(&self, gamma: &Tensor<E>, beta: &Tensor<E>, eps: f64) -> (Tensor<E>, BatchStats) {
-        self.batch_norm_train_then::<true>(gamma, beta, eps)
-    }
-    // ANCHOR_END: train_relu
-
-    // ANCHOR: train_impl
-    /// Batch norm in training mode, followed by ReLU when `RELU` (a constant,
-    /// so each version is compiled without the other's test).
-    fn batch_norm_train_then<const RELU: bool>(
-        &self,
-        gamma: &Tensor<E>,
-        beta: &Tensor<E>,
-        eps: f64,
-    ) -> (Tensor<E>, BatchStats) {
-        let name = if RELU { "batch_norm+relu" } else { "batch_norm" };
-        let norm = Normalization::of_batch(name, self, gamma, beta, eps);
-        let x = self.data.clone();
-        let y = norm.apply(&x, |v, _| if RELU { relu(v) } else { v });
-        let stats = norm.stats();
-        let out = Tensor::from_op(name, y, &self.shape, &[self, gamma, beta], move |dy| {
-            // with ReLU after it, batch norm sees ∂L/∂y only where y > 0
-            // (y's sign recomputed from x exactly as the forward pass computed y)
-            norm.backward(&x, &dy.data, |[mu, k, b], x, d| {
-                if RELU {
-                    std::hint::select_unpredictable(normalize(x, mu, k, b) > E::ZERO, d, E::ZERO)
-                } else {
-                    d
-                }
-            })
-        });
-        (out, stats)
-    }
-    // ANCHOR_END: train_impl
-
-    // ANCHOR: train_add_relu
-    /// The tail of a residual block, y = ReLU(BN(x) + r), as one op:
-    /// training-mode batch norm of x, plus the shortcut r, clamped as it is
-    /// written. Going back, ∂L/∂r = ∂L/∂y · 𝟙(y > 0), and batch norm's output
-    /// gets that same gradient. The same values as `batch_norm_train`, `add`
-    /// and `relu` one after the other, without the two middle tensors.
-    ///
-    /// # Panics
-    /// When x is not `[N, C, …]`, γ and β are not `[C]`, or the residual's
-    /// shape is not x's; the message names the op and the shapes.
-    pub fn batch_norm_add_relu_train(
-        &self,
-        gamma: &Tensor<E>,
-        beta: &Tensor<E>,
-        residual: &Tensor<E>,
-        eps: f64,
-    ) -> (Tensor<E>, BatchStats) {
-        let name = "batch_norm+add+relu";
-        assert!(
-            residual.shape == self.shape,
-            "{name}: the residual {:?} must have the shape of the input {:?}",
-            residual.shape,
-            self.shape
-        );
-        let norm = Normalization::of_batch(name, self, gamma, beta, eps);
-        let (x, r) = (self.data.clone(), residual.data.clone());
-        let y = Tensor::from_vec(norm.apply(&x, |v, i| relu(v + r[i])), &self.shape);
-        let (stats, y_saved, shape) = (norm.stats(), y.data.clone(), self.shape.clone());
-        let out = y.recorded(name, &[self, gamma, beta, residual], move |dy| {
-            // y is the next layer's input, kept alive anyway: its sign is the mask
-            let d_sum = crate::kernels::zip_map(&dy.data, &y_saved, |d, y| {
-                std::hint::select_unpredictable(y > E::ZERO, d, E::ZERO)
-            });
-            let mut grads = norm.backward(&x, &d_sum, |_, _, d| d);
-            grads.push(Some(Tensor::from_vec(d_sum, &shape)));
-            grads
-        });
-        (out, stats)
-    }
-    // ANCHOR_END: train_add_relu
 
     // ANCHOR: eval
     /// Evaluation-mode batch norm with fixed statistics: an affine map per

@@ -52,13 +52,13 @@ fn im2col<E: Element>(image: &[E], g: &Geometry, cols: &mut [E], width: usize) {
 /// Taps that fall into the padding read 0; with stride 1 each output row of
 /// taps is one slice copy.
 pub(crate) fn im2col_row<E: Element>(image: &[E], g: &Geometry, row: usize, col_row: &mut [E]) {
-    let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
+    let (stride, pad, dil) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
     let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
     let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
-    let offset = (kj * d.1) as isize - p.1 as isize;
-    let valid = valid_columns(g.ow, g.w, s.1, offset);
+    let offset = (kj * dil.1) as isize - pad.1 as isize;
+    let valid = valid_columns(g.ow, g.w, stride.1, offset);
     for (oy, out_row) in col_row.chunks_exact_mut(g.ow).enumerate() {
-        let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
+        let iy = (oy * stride.0 + ki * dil.0) as isize - pad.0 as isize;
         if iy < 0 || iy >= g.h as isize || valid.is_empty() {
             out_row.fill(E::ZERO);
             continue;
@@ -66,11 +66,11 @@ pub(crate) fn im2col_row<E: Element>(image: &[E], g: &Geometry, row: usize, col_
         let line = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
         out_row[..valid.start].fill(E::ZERO);
         out_row[valid.end..].fill(E::ZERO);
-        let first = (valid.start as isize * s.1 as isize + offset) as usize;
-        if s.1 == 1 {
+        let first = (valid.start as isize * stride.1 as isize + offset) as usize;
+        if stride.1 == 1 {
             out_row[valid.clone()].copy_from_slice(&line[first..first + valid.len()]);
         } else {
-            for (v, &x) in out_row[valid.clone()].iter_mut().zip(line[first..].iter().step_by(s.1)) {
+            for (v, &x) in out_row[valid.clone()].iter_mut().zip(line[first..].iter().step_by(stride.1)) {
                 *v = x;
             }
         }
@@ -81,21 +81,21 @@ pub(crate) fn im2col_row<E: Element>(image: &[E], g: &Geometry, row: usize, col_
 /// was read from (pixels under several receptive fields receive several).
 /// Rows of `cols` are `width` apart, as in `im2col`.
 fn col2im<E: Element>(cols: &[E], g: &Geometry, image: &mut [E], width: usize) {
-    let (s, p, d) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
+    let (stride, pad, dil) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
     for row in 0..g.col_rows() {
         let col_row = &cols[row * width..row * width + g.out_pixels()];
         let (c, ki, kj) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
         let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
-        let offset = (kj * d.1) as isize - p.1 as isize;
-        let valid = valid_columns(g.ow, g.w, s.1, offset);
+        let offset = (kj * dil.1) as isize - pad.1 as isize;
+        let valid = valid_columns(g.ow, g.w, stride.1, offset);
         for (oy, out_row) in col_row.chunks_exact(g.ow).enumerate() {
-            let iy = (oy * s.0 + ki * d.0) as isize - p.0 as isize;
+            let iy = (oy * stride.0 + ki * dil.0) as isize - pad.0 as isize;
             if iy < 0 || iy >= g.h as isize || valid.is_empty() {
                 continue;
             }
             let line = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-            let first = (valid.start as isize * s.1 as isize + offset) as usize;
-            for (x, &v) in line[first..].iter_mut().step_by(s.1).zip(&out_row[valid.clone()]) {
+            let first = (valid.start as isize * stride.1 as isize + offset) as usize;
+            for (x, &v) in line[first..].iter_mut().step_by(stride.1).zip(&out_row[valid.clone()]) {
                 *x += v;
             }
         }

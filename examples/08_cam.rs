@@ -6,12 +6,13 @@
 //! and limitations.png to target/figures (book/src/figures with --book) and
 //! prints the numbers the chapters quote.
 
+use cnnlab::data::batches::make_batch;
 use cnnlab::explain::cam::{cam, cam_head};
 use cnnlab::explain::gradcam::gradcam;
 use cnnlab::explain::{Map, Method, Options, Target};
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::localize::{box_from_map, localize, LocalizeOptions};
-use cnnlab::train::{self, batches::make_batch, Prepared, TrainConfig};
+use cnnlab::train::{self, Prepared, TrainConfig};
 use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
 use cnnlab::viz::{gray_image, labelled_row};
 use cnnlab::{models::Model, nn::Module};

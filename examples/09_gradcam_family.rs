@@ -6,6 +6,7 @@
 //! rise_masks.png and deletion_insertion.png to target/figures
 //! (book/src/figures with --book).
 
+use cnnlab::data::batches::make_batch;
 use cnnlab::explain::augmented::augmented_gradcam;
 use cnnlab::explain::capture::frozen;
 use cnnlab::explain::grid::{explanation_grids, stack};
@@ -13,7 +14,7 @@ use cnnlab::explain::rise::masks;
 use cnnlab::explain::{explain, AugmentedOptions, Method, Options, RiseOptions, Target};
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::localize::{calibrate_threshold, deletion_insertion, LocalizeOptions};
-use cnnlab::train::{self, batches::make_batch, TrainConfig};
+use cnnlab::train::{self, TrainConfig};
 use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
 use cnnlab::viz::plot::LinePlot;
 use cnnlab::viz::{gray_image, labelled_row};

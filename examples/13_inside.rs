@@ -6,11 +6,12 @@
 //! patches_early.png and patches_late.png to target/figures
 //! (book/src/figures with --book), and prints every layer's receptive field.
 
+use cnnlab::data::batches::make_batch;
 use cnnlab::inspect::filters::{activation_picture, filter_picture, find_conv};
 use cnnlab::inspect::patches::{patches_picture, top_patches};
 use cnnlab::inspect::{feature_maps, receptive_field_of, receptive_fields};
 use cnnlab::io::{figures_dir, save_png, Result};
-use cnnlab::train::{self, batches::make_batch, TrainConfig};
+use cnnlab::train::{self, TrainConfig};
 use std::path::Path;
 
 fn main() -> Result<()> {

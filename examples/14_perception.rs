@@ -8,6 +8,7 @@
 //! on the image, PV) and perception_shapes_misclassified.png to
 //! target/figures (book/src/figures with --book).
 
+use cnnlab::data::batches::make_batch;
 use cnnlab::explain::grid::stack;
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::models::Model;
@@ -15,7 +16,6 @@ use cnnlab::nn::Module;
 use cnnlab::perceive::show::{misclassified_row, views, views_row};
 use cnnlab::perceive::train::{quality, train, Decoder, PerceiveConfig};
 use cnnlab::perceive::{pixels, LossWeights, Upsampling};
-use cnnlab::train::batches::make_batch;
 use cnnlab::train::{self, Prepared, TrainConfig};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

@@ -7,6 +7,7 @@
 //! cifar_limitations.png to target/figures (book/src/figures with --book),
 //! and prints how much the Grad-CAM family's maps agree at each layer.
 
+use cnnlab::data::batches::make_batch;
 use cnnlab::data::preprocess::Preprocessing;
 use cnnlab::data::Dataset;
 use cnnlab::eval::{argmax, predict, TestTimeAugmentation};
@@ -14,7 +15,6 @@ use cnnlab::explain::grid::{explanation_grids, stack};
 use cnnlab::explain::{explain, Map, Method, Options, RiseOptions, Target};
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::models::Model;
-use cnnlab::train::batches::make_batch;
 use cnnlab::viz::heatmap::{colour_bar, image_from_chw, overlay, Colormap};
 use cnnlab::viz::labelled_row;
 use image::RgbImage;

@@ -10,12 +10,10 @@
 //! (Grad-CAM) or the input image (input synthesis).
 
 // ANCHOR: node
-use crate::profile::{self, Phase};
 use crate::tensor::{Element, Tensor, TensorId};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
 
 /// A backward function: given ∂L/∂y, return ∂L/∂xᵢ for each input, in order
 /// (`None` where an input needs no gradient).
@@ -98,7 +96,9 @@ impl<E: Element> Tensor<E> {
         inputs: &[&Tensor<E>],
         backward: impl Fn(&Tensor<E>) -> Vec<Option<Tensor<E>>> + Send + Sync + 'static,
     ) -> Tensor<E> {
-        crate::profile::forward_done(op);
+        if let Some(observer) = OBSERVER.get() {
+            observer.forward_done(op);
+        }
         if is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
             let parents = inputs.iter().map(|t| t.requires_grad().then(|| (*t).clone()));
             self.node = Some(Arc::new(Node { op, parents: parents.collect(), backward: Some(Box::new(backward)) }));
@@ -135,7 +135,7 @@ impl<E: Element> Tensor<E> {
             return Gradients { grads };
         }
         grads.insert(self.id, seed.detach());
-        profile::in_backward(|| {
+        observed_pass(|| {
             no_grad(|| {
                 // children before parents: each gradient is complete before it is used
                 for tensor in self.topological_order().iter().rev() {
@@ -143,11 +143,7 @@ impl<E: Element> Tensor<E> {
                     let (Some(backward), Some(grad_out)) = (&node.backward, grads.get(&tensor.id)) else {
                         continue; // a leaf, or a branch that does not reach the output
                     };
-                    let started = profile::enabled().then(Instant::now);
-                    let input_grads = backward(grad_out);
-                    if let Some(started) = started {
-                        profile::add(node.op, Phase::Backward, started.elapsed());
-                    }
+                    let input_grads = observed(node.op, || backward(grad_out));
                     for (parent, grad) in node.parents.iter().zip(input_grads) {
                         if let (Some(parent), Some(grad)) = (parent, grad) {
                             accumulate(&mut grads, parent, grad, node.op);
@@ -187,6 +183,44 @@ impl<E: Element> Tensor<E> {
     }
 }
 
+// ANCHOR: observer
+/// Something told about every op as the engine runs it: the profiler
+/// (`crate::profile`, `cnnlab bench --profile`) is one. The engine knows
+/// nothing else about it, and with none installed it calls nothing.
+pub trait OpObserver: Sync {
+    /// `op` has just computed its output (with or without a graph).
+    fn forward_done(&self, op: &'static str);
+    /// Runs `work`, one backward step of `op` (its backward function, or
+    /// the sum of two gradients that meet at a tensor).
+    fn backward_step(&self, op: &'static str, work: &mut dyn FnMut());
+    /// Runs `work`, a whole backward pass.
+    fn backward_pass(&self, work: &mut dyn FnMut());
+}
+
+static OBSERVER: OnceLock<&'static dyn OpObserver> = OnceLock::new();
+
+/// Installs the observer of every op; once per process (later calls change nothing).
+pub fn set_observer(observer: &'static dyn OpObserver) {
+    let _ = OBSERVER.set(observer);
+}
+
+/// `work()`, shown to the observer as a backward step of `op`.
+fn observed<R>(op: &'static str, work: impl FnOnce() -> R) -> R {
+    let Some(observer) = OBSERVER.get() else { return work() };
+    let (mut work, mut result) = (Some(work), None);
+    observer.backward_step(op, &mut || result = work.take().map(|w| w()));
+    result.expect("the observer ran the backward step")
+}
+
+/// `work()`, shown to the observer as a backward pass.
+fn observed_pass<R>(work: impl FnOnce() -> R) -> R {
+    let Some(observer) = OBSERVER.get() else { return work() };
+    let (mut work, mut result) = (Some(work), None);
+    observer.backward_pass(&mut || result = work.take().map(|w| w()));
+    result.expect("the observer ran the backward pass")
+}
+// ANCHOR_END: observer
+
 /// Adds a gradient into the store; a tensor used twice receives the sum.
 fn accumulate<E: Element>(grads: &mut HashMap<TensorId, Tensor<E>>, parent: &Tensor<E>, grad: Tensor<E>, op: &str) {
     assert_eq!(
@@ -196,11 +230,7 @@ fn accumulate<E: Element>(grads: &mut HashMap<TensorId, Tensor<E>>, parent: &Ten
     );
     match grads.remove(&parent.id) {
         Some(previous) => {
-            let started = profile::enabled().then(Instant::now);
-            let sum = sum_of_gradients(previous, grad);
-            if let Some(started) = started {
-                profile::add("add (gradient sum)", Phase::Backward, started.elapsed());
-            }
+            let sum = observed("add (gradient sum)", || sum_of_gradients(previous, grad));
             grads.insert(parent.id, sum)
         }
         None => grads.insert(parent.id, grad),

@@ -1,11 +1,11 @@
 //! Measuring a classifier: accuracy, per-class accuracy, the confusion matrix, and for two classes the ROC curve, its AUC and a threshold Γ.
 
+use crate::data::batches::make_batch;
 use crate::data::preprocess::Preprocessing;
 use crate::data::Dataset;
 use crate::nn::{fuse_for_inference, Fused, Module};
 use crate::no_grad;
 use crate::tensor::Tensor;
-use crate::train::batches::make_batch;
 use crate::viz::plot::LinePlot;
 use crate::viz::Canvas;
 use image::{Rgb, RgbImage};

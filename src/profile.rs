@@ -1,6 +1,8 @@
 //! Where the time goes, per op: wall time of every op's forward, backward and inference pass, on demand.
 //!
-//! Switched off by default (one relaxed atomic load per op). When on, each
+//! It watches the engine from outside, as an [`crate::autograd::OpObserver`]
+//! installed the first time profiling is switched on; switched off, it costs
+//! one relaxed atomic load per op. When on, each
 //! op's forward time is the time since the previous op finished on this
 //! thread (ops run one after another on the calling thread; their inner
 //! loops use rayon), and each backward time is the time its backward
@@ -50,8 +52,32 @@ pub struct Entry {
     pub calls: usize,
 }
 
+/// The observer the engine reports its ops to.
+struct Profiler;
+
+impl crate::autograd::OpObserver for Profiler {
+    fn forward_done(&self, op: &'static str) {
+        forward_done(op);
+    }
+
+    fn backward_step(&self, op: &'static str, work: &mut dyn FnMut()) {
+        let started = enabled().then(Instant::now);
+        work();
+        if let Some(started) = started {
+            add(op, Phase::Backward, started.elapsed());
+        }
+    }
+
+    fn backward_pass(&self, work: &mut dyn FnMut()) {
+        in_backward(work);
+    }
+}
+
 /// Switches profiling on (clearing earlier totals) or off.
 pub fn enable(on: bool) {
+    if on {
+        crate::autograd::set_observer(&Profiler);
+    }
     *TOTALS.lock().expect("profile lock") = on.then(HashMap::new);
     LAST_OP_END.with(|t| t.set(None));
     ENABLED.store(on, Ordering::Relaxed);
@@ -72,7 +98,7 @@ pub fn mark() {
 
 /// Runs a backward pass: ops called inside backward functions are part of
 /// those functions' time, not forward passes of their own.
-pub(crate) fn in_backward<R>(f: impl FnOnce() -> R) -> R {
+fn in_backward<R>(f: impl FnOnce() -> R) -> R {
     if !enabled() {
         return f();
     }
@@ -85,7 +111,7 @@ pub(crate) fn in_backward<R>(f: impl FnOnce() -> R) -> R {
 
 /// Charges `op`'s forward pass (or, without a graph, its inference pass)
 /// with the time since the previous op ended.
-pub(crate) fn forward_done(op: &'static str) {
+fn forward_done(op: &'static str) {
     if !enabled() || IN_BACKWARD.with(|b| b.get()) {
         return;
     }

@@ -244,7 +244,7 @@ fn runs_validated_on_the_test_split_load_their_last_checkpoint() {
 
 #[test]
 fn a_limited_run_generates_only_its_images_and_they_are_the_same_images() {
-    use cnnlab::train::batches::epoch_order;
+    use cnnlab::data::batches::epoch_order;
     for data in ["shapes", "poses", "shapes-binary:40"] {
         let cfg = TrainConfig { data: data.into(), limit: Some(50), val: Some(20), seed: 3, ..tiny_config() };
         let prepared = train::prepare(&cfg).unwrap();

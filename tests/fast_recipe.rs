@@ -99,7 +99,7 @@ fn the_whitening_layer_decorrelates_the_training_patches_and_is_frozen() {
     assert!(!whiten.weight.requires_grad(), "the whitening filters are frozen");
     // W Σ Wᵀ = diag(λ/(λ + ε)) on the patches it was computed from
     let idx: Vec<usize> = (0..data.train.len()).collect();
-    let (x, _) = train::batches::make_batch(&data.train, &idx, &data.preprocessing, None);
+    let (x, _) = cnnlab::data::batches::make_batch(&data.train, &idx, &data.preprocessing, None);
     let cov = whitening::patch_covariance(x.data(), [idx.len(), 3, 32, 32], 2);
     let (values, _) = whitening::symmetric_eigen(&cov, 12);
     let w = whiten.weight.data();

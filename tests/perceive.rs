@@ -132,7 +132,7 @@ fn the_encoder_stays_frozen_and_resume_is_exact() {
     let (mut model, meta, checkpoint) = load_for_inference(Path::new(&run), false).unwrap();
     let splits = data::load(&"shapes".parse().unwrap(), 0).unwrap();
     let (train_split, test_split) = (first(&splits.train, 48), first(&splits.test, 40));
-    let (x, _) = cnnlab::train::batches::make_batch(&test_split, &[0, 1, 2], &meta.preprocessing, None);
+    let (x, _) = cnnlab::data::batches::make_batch(&test_split, &[0, 1, 2], &meta.preprocessing, None);
     let logits = |m: &mut Model| {
         m.set_training(false);
         no_grad(|| m.forward(&x)).to_vec()

@@ -3,6 +3,7 @@
 pub mod annotations;
 pub mod archive;
 pub mod augment;
+pub mod batches;
 pub mod cifar;
 pub mod download;
 pub mod folder;

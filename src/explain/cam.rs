@@ -1,11 +1,11 @@
 //! CAM (Zhou et al. 2016): M_c(x, y) = Σ_k w_k^c f_k(x, y), read off a network that ends in global pooling and one Linear layer.
 
 use super::capture::{capture, resolve_targets};
-use super::map::Map;
 use super::Target;
 use crate::io::{Error, Result};
 use crate::models::{Model, ResNet};
 use crate::nn::{Flatten, GlobalAvgPool, GlobalMaxPool, Linear, Scale, Sequential};
+use crate::viz::Map;
 use crate::{no_grad, Tensor};
 
 /// How the head pools the last feature maps.

@@ -5,11 +5,11 @@
 
 use super::cam::class_activation_map;
 use super::capture::{capture, class_gradients, resolve_targets, Capture};
-use super::map::Map;
 use super::Target;
 use crate::io::Result;
 use crate::nn::Module;
 use crate::tensor::standard_normal;
+use crate::viz::Map;
 use crate::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -1,12 +1,12 @@
 //! Pictures of explanations: one row per image, one column per method, boxes drawn in.
 
 use super::{explain, Method, Options, Target};
+use crate::data::batches::make_batch;
 use crate::data::preprocess::Preprocessing;
 use crate::data::Dataset;
 use crate::io::Result;
 use crate::localize::box_from_map;
 use crate::models::Model;
-use crate::train::batches::make_batch;
 use crate::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
 use crate::viz::labelled_row;
 use image::RgbImage;

@@ -9,13 +9,13 @@ pub mod cam;
 pub mod capture;
 pub mod gradcam;
 pub mod grid;
-mod map;
 pub mod rise;
 pub mod saliency;
 
+/// The saliency map every method returns (defined in `viz`, which draws it).
+pub use crate::viz::Map;
 pub use augmented::AugmentedOptions;
 pub use gradcam::{Maps, SmoothOptions};
-pub use map::Map;
 pub use rise::RiseOptions;
 
 use crate::io::{Error, Result};

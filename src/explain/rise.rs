@@ -4,10 +4,10 @@
 
 use super::capture::resolve_targets;
 use super::gradcam::Maps;
-use super::map::Map;
 use super::Target;
 use crate::io::Result;
 use crate::nn::Module;
+use crate::viz::Map;
 use crate::{no_grad, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -2,10 +2,10 @@
 
 use super::capture::resolve_targets;
 use super::gradcam::Maps;
-use super::map::Map;
 use super::Target;
 use crate::io::Result;
 use crate::nn::Module;
+use crate::viz::Map;
 use crate::{enable_grad, Tensor};
 
 // ANCHOR: saliency

@@ -1,11 +1,11 @@
 //! Maximally activating patches: for each channel of a layer, the images whose strongest unit responds most, cropped to that unit's receptive field.
 
 use super::{feature_maps, receptive_field_of};
+use crate::data::batches::make_batch;
 use crate::data::preprocess::Preprocessing;
 use crate::data::Dataset;
 use crate::io::{Error, Result};
 use crate::models::Model;
-use crate::train::batches::make_batch;
 use crate::viz::{labelled_row, Canvas};
 use image::{Rgb, RgbImage};
 use rayon::prelude::*;

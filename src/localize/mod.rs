@@ -4,12 +4,12 @@ mod perturb;
 
 pub use perturb::{blur, deletion_insertion, PerturbCurves};
 
+use crate::data::batches::make_batch;
 use crate::data::preprocess::Preprocessing;
 use crate::data::{BBox, Dataset};
 use crate::explain::{explain, Map, Method, Options, Target};
 use crate::io::{Error, Result};
 use crate::models::Model;
-use crate::train::batches::make_batch;
 
 // ANCHOR: box_from_map
 /// The lecture's recipe: keep the pixels above `threshold` × the map's

@@ -1,7 +1,7 @@
 //! Deletion and insertion curves (Petsiuk et al. 2018): does removing the most salient pixels first destroy the class score fastest?
 
-use crate::explain::Map;
 use crate::nn::Module;
+use crate::viz::Map;
 use crate::{no_grad, Tensor};
 
 /// The class probability as pixels are deleted or inserted, most salient first.

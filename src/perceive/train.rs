@@ -3,12 +3,12 @@
 use super::ssim::{psnr_per_image, ssim_per_image, SsimWindow};
 use super::{encode, encode_with_logits, fingerprint, loss, normalize, pixels, DecoderSpec, LossWeights, Upsampling};
 use crate::checkpoint::{self, CheckpointMeta};
+use crate::data::batches::{epoch_order, make_batch};
 use crate::data::Dataset;
 use crate::io::{save_png, write_atomic, Error, Result};
 use crate::models::{Arch, Model};
 use crate::nn::{state_tensors, Module, Sequential, StateKind};
 use crate::optim::{Adam, Optimizer};
-use crate::train::batches::{epoch_order, make_batch};
 use crate::viz::plot::LinePlot;
 use crate::viz::Canvas;
 use crate::{no_grad, Tensor};

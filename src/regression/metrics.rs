@@ -1,12 +1,12 @@
 //! Scores of regressed boxes (accuracy, IoU, correct localization) and joints (PCK, PCKh, pixel error).
 
 use super::targets::{self, JOINTS};
+use crate::data::batches::make_batch;
 use crate::data::poses::JOINTS as JOINT_NAMES;
 use crate::data::preprocess::Preprocessing;
 use crate::data::Dataset;
 use crate::nn::Module;
 use crate::no_grad;
-use crate::train::batches::make_batch;
 
 /// The raw outputs of the network for every image of `data` (no softmax), in evaluation mode.
 pub fn outputs(model: &mut dyn Module, data: &Dataset, pre: &Preprocessing, batch: usize) -> Vec<Vec<f32>> {

@@ -144,7 +144,7 @@ impl FastRecipe {
         let net = sequential(model)?;
         if self.whiten {
             let first: Vec<usize> = (0..train.len().min(WHITENING_IMAGES)).collect();
-            let (x, _) = super::batches::make_batch(train, &first, pre, None);
+            let (x, _) = crate::data::batches::make_batch(train, &first, pre, None);
             let (n, c, h, w) = x.dims4("whitening");
             let whiten = first_conv(net)?;
             let (out, k) = (whiten.weight.shape()[0], whiten.weight.shape()[2]);

@@ -1,6 +1,5 @@
 //! Training a classifier: the loop, validation, checkpoints, metrics, curves, Ctrl-C and resume.
 
-pub mod batches;
 pub mod commit;
 mod config;
 pub mod fast;
@@ -11,6 +10,7 @@ pub use config::TrainConfig;
 pub use run_dir::{optimizer_state_from_bytes, parse_config, parse_metrics, EpochMetrics, RunDir};
 
 use crate::checkpoint::{self, CheckpointMeta, EpochSoFar};
+use crate::data::batches::{epoch_order, make_batch};
 use crate::data::preprocess::Preprocessing;
 use crate::data::{self, DataSpec, Dataset, Splits};
 use crate::eval::{evaluate, predict, TestTimeAugmentation};
@@ -18,7 +18,6 @@ use crate::io::{Error, Result};
 use crate::models::Model;
 use crate::nn::Module;
 use crate::regression::{self, step_loss, Task};
-use batches::{epoch_order, make_batch};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -78,139 +77,199 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 pub fn train(cfg: &TrainConfig, run: &RunDir, resume: bool, stop: &AtomicBool) -> Result<Outcome> {
     cfg.validate()?;
     let _lock = run.lock()?;
-    // a run killed before its first checkpoint has nothing to resume: it starts afresh
-    let resume = resume && run.has_progress();
-    let data = prepare(cfg)?;
-    cfg.validate_for_images(data.train.shape, data.train.len())?;
-    cfg.task.check(&data.train, &cfg.data, &cfg.augment)?;
-    cfg.task.check(&data.test, &format!("{} (its test split)", cfg.data), &cfg.augment)?;
-    let [c, h, w] = data.train.shape;
-    let mut model = Model::new(cfg.arch()?, cfg.task.outputs(data.train.classes.len()), [c, h, w], cfg.seed)?;
-    if let Some(fast) = &cfg.fast {
-        fast.prepare(&mut model, &data.train, &data.preprocessing, cfg.seed)?;
-    }
-    if let (Some(from), false) = (&cfg.init_from, resume) {
-        let note = init_backbone(&mut model, from)?;
-        println!("{note}");
-    }
-    let steps_per_epoch = cfg.steps_per_epoch(data.train.len());
-    let mut opt = cfg.optimizer_for(cfg.epochs * steps_per_epoch)?;
-    // the finished epochs, and the steps and totals of an interrupted one
-    let (mut history, mut resumed) = (Vec::new(), (0, EpochSoFar::default()));
-    if resume {
-        (history, resumed) = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
-    } else {
-        run.start(cfg)?;
-    }
-    let schedule = cfg.schedule(cfg.epochs * steps_per_epoch, steps_per_epoch)?;
-    let mut meta = CheckpointMeta {
-        arch: model.arch,
-        input: [c, h, w],
-        classes: data.train.classes.clone(),
-        preprocessing: data.preprocessing.clone(),
-        epoch: history.len(),
-        step: 0,
-        so_far: EpochSoFar::default(),
-        task: cfg.task,
-    };
-    let val_note = if cfg.validates_on_test() {
-        " = the test split: best.safetensors is chosen on it, so eval, explain and localize use last.safetensors (--last)"
-    } else {
-        ""
-    };
-    println!(
-        "{}: {} on {} ({} training, {} validation images{val_note})",
-        run.path.display(),
-        model.arch,
-        cfg.data,
-        data.train.len(),
-        data.val.len()
-    );
-    for epoch in history.len()..cfg.epochs {
+    let mut session = Session::start(cfg, run, resume)?;
+    for epoch in session.history.len()..cfg.epochs {
         let started = Instant::now();
-        let bar = progress_bar(steps_per_epoch, epoch, cfg.epochs);
         // after an interruption, skip the steps this epoch had already done and keep their totals
-        let (skip, before) = std::mem::take(&mut resumed);
-        let mut totals = before;
-        let epoch_seconds = || before.seconds + started.elapsed().as_secs_f64();
-        let mut last_report = Instant::now();
-        model.set_training(true);
+        let (skip, before) = std::mem::take(&mut session.resumed);
+        let Some(totals) = session.train_epoch(cfg, run, epoch, skip, before, stop)? else {
+            return Ok(Outcome::Interrupted(epoch));
+        };
+        let seconds = before.seconds + started.elapsed().as_secs_f64();
+        session.end_epoch(cfg, run, epoch, &totals, seconds)?;
+    }
+    Ok(Outcome::Finished)
+}
+// ANCHOR_END: train
+
+/// What a run carries from one epoch to the next.
+struct Session {
+    data: Prepared,
+    model: Model,
+    opt: Box<dyn crate::optim::Optimizer>,
+    schedule: crate::optim::LrSchedule,
+    steps_per_epoch: usize,
+    /// What the next checkpoint records besides the weights.
+    meta: CheckpointMeta,
+    /// The finished epochs' metrics.
+    history: Vec<EpochMetrics>,
+    /// The steps and totals of an interrupted epoch (after `--resume`).
+    resumed: (usize, EpochSoFar),
+}
+
+impl Session {
+    /// The data, a new model (or, resuming, the run's), its optimizer and
+    /// schedule; a fresh run folder is started.
+    fn start(cfg: &TrainConfig, run: &RunDir, resume: bool) -> Result<Session> {
+        // a run killed before its first checkpoint has nothing to resume: it starts afresh
+        let resume = resume && run.has_progress();
+        let data = prepare(cfg)?;
+        cfg.validate_for_images(data.train.shape, data.train.len())?;
+        cfg.task.check(&data.train, &cfg.data, &cfg.augment)?;
+        cfg.task.check(&data.test, &format!("{} (its test split)", cfg.data), &cfg.augment)?;
+        let [c, h, w] = data.train.shape;
+        let mut model = Model::new(cfg.arch()?, cfg.task.outputs(data.train.classes.len()), [c, h, w], cfg.seed)?;
         if let Some(fast) = &cfg.fast {
-            fast.start_epoch(&mut model, epoch)?;
+            fast.prepare(&mut model, &data.train, &data.preprocessing, cfg.seed)?;
         }
-        let order = epoch_order(data.train.len(), cfg.seed, epoch);
+        if let (Some(from), false) = (&cfg.init_from, resume) {
+            println!("{}", init_backbone(&mut model, from)?);
+        }
+        let steps_per_epoch = cfg.steps_per_epoch(data.train.len());
+        let mut opt = cfg.optimizer_for(cfg.epochs * steps_per_epoch)?;
+        let (mut history, mut resumed) = (Vec::new(), (0, EpochSoFar::default()));
+        if resume {
+            (history, resumed) = run.resume_into(&mut model, opt.as_mut(), &data.preprocessing)?;
+        } else {
+            run.start(cfg)?;
+        }
+        let schedule = cfg.schedule(cfg.epochs * steps_per_epoch, steps_per_epoch)?;
+        let meta = CheckpointMeta {
+            arch: model.arch,
+            input: [c, h, w],
+            classes: data.train.classes.clone(),
+            preprocessing: data.preprocessing.clone(),
+            epoch: history.len(),
+            step: 0,
+            so_far: EpochSoFar::default(),
+            task: cfg.task,
+        };
+        let val_note = if cfg.validates_on_test() {
+            " = the test split: best.safetensors is chosen on it, so eval, explain and localize use last.safetensors (--last)"
+        } else {
+            ""
+        };
+        let (path, arch, (train, val)) = (run.path.display(), model.arch, (data.train.len(), data.val.len()));
+        println!("{path}: {arch} on {} ({train} training, {val} validation images{val_note})", cfg.data);
+        Ok(Session { data, model, opt, schedule, steps_per_epoch, meta, history, resumed })
+    }
+
+    /// One epoch's steps from step `skip` on, adding to the totals `before`;
+    /// `None` when Ctrl-C stopped it (its progress saved in last.safetensors).
+    fn train_epoch(
+        &mut self,
+        cfg: &TrainConfig,
+        run: &RunDir,
+        epoch: usize,
+        skip: usize,
+        before: EpochSoFar,
+        stop: &AtomicBool,
+    ) -> Result<Option<EpochSoFar>> {
+        let (started, steps, total_steps) = (Instant::now(), self.steps_per_epoch, cfg.epochs * self.steps_per_epoch);
+        let bar = progress_bar(steps, epoch, cfg.epochs);
+        let mut totals = before;
+        let mut last_report = Instant::now();
+        self.model.set_training(true);
+        if let Some(fast) = &cfg.fast {
+            fast.start_epoch(&mut self.model, epoch)?;
+        }
+        let order = epoch_order(self.data.train.len(), cfg.seed, epoch);
         bar.inc(skip as u64);
-        for (step, idx) in order.chunks(cfg.batch).enumerate().take(steps_per_epoch).skip(skip) {
+        for (step, idx) in order.chunks(cfg.batch).enumerate().take(steps).skip(skip) {
             if idx.len() < 2 {
                 continue; // BatchNorm cannot normalise a batch of one
             }
-            opt.set_lr(schedule.lr_at(cfg.step_lr(), epoch * steps_per_epoch + step, cfg.epochs * steps_per_epoch));
-            let (x, _) = make_batch(&data.train, idx, &data.preprocessing, Some((&cfg.augment, cfg.seed, epoch)));
-            let flips: Vec<bool> = idx.iter().map(|&i| cfg.augment.flips(cfg.seed, epoch, i)).collect();
-            let outputs = crate::nn::fuse_for_training(&mut model).forward(&x);
-            let (loss, hits) =
-                step_loss(cfg.task, cfg.loss_settings(), &outputs, &data.train, idx, &flips, cfg.label_smoothing);
-            if !loss.item().is_finite() {
+            self.opt.set_lr(self.schedule.lr_at(cfg.step_lr(), epoch * steps + step, total_steps));
+            let (loss, hits) = self.step(cfg, epoch, idx);
+            if !loss.is_finite() {
                 bar.abandon_with_message("diverged");
-                return Err(diverged(cfg, epoch, step, &format!("the training loss is {}", loss.item())));
+                return Err(diverged(cfg, epoch, step, &format!("the training loss is {loss}")));
             }
-            let grads = loss.backward();
-            totals.loss_sum += loss.item() as f64 * idx.len() as f64;
+            totals.loss_sum += loss as f64 * idx.len() as f64;
             totals.seen += idx.len();
             totals.correct += hits;
-            drop((outputs, loss));
-            opt.step(&mut model, &grads);
             bar.inc(1);
             let rate = (totals.seen - before.seen) as f64 / started.elapsed().as_secs_f64();
             let (loss, acc) = (totals.loss_sum / totals.seen as f64, 100.0 * hit_rate(cfg, &totals));
             bar.set_message(format!("loss {loss:.4}  acc {acc:5.1}%  {rate:.0} img/s"));
             if bar.is_hidden() && last_report.elapsed().as_secs() >= 60 {
                 // no terminal (a log file, CI): a plain line a minute instead of the bar
-                let at = format!("epoch {}/{}: step {}/{steps_per_epoch}", epoch + 1, cfg.epochs, step + 1);
+                let at = format!("epoch {}/{}: step {}/{steps}", epoch + 1, cfg.epochs, step + 1);
                 eprintln!("{at}  loss {loss:.4}  acc {acc:5.1}%  {rate:.0} img/s");
                 last_report = Instant::now();
             }
             if stop.load(Ordering::Relaxed) {
                 bar.abandon_with_message("interrupted");
-                if let Some(name) = non_finite_tensor(&mut model) {
+                if let Some(name) = non_finite_tensor(&mut self.model) {
                     return Err(diverged(cfg, epoch, step, &format!("tensor '{name}' holds NaN or infinity")));
                 }
-                let so_far = EpochSoFar { seconds: epoch_seconds(), ..totals };
-                run.save_last(&mut model, opt.as_ref(), &CheckpointMeta { step: step + 1, so_far, ..meta.clone() })?;
-                return Ok(Outcome::Interrupted(epoch));
+                let so_far = EpochSoFar { seconds: before.seconds + started.elapsed().as_secs_f64(), ..totals };
+                let meta = CheckpointMeta { step: step + 1, so_far, ..self.meta.clone() };
+                run.save_last(&mut self.model, self.opt.as_ref(), &meta)?;
+                return Ok(None);
             }
         }
         bar.finish_and_clear();
-        let (val_loss, val_accuracy) = validate(cfg, epoch, &mut model, &data);
-        let seconds = epoch_seconds();
+        Ok(Some(totals))
+    }
+
+    // ANCHOR: step
+    /// One training step on the images `idx`: forward, loss, backward,
+    /// update. Returns the loss and the hits.
+    fn step(&mut self, cfg: &TrainConfig, epoch: usize, idx: &[usize]) -> (f32, usize) {
+        let (train, pre) = (&self.data.train, &self.data.preprocessing);
+        let (x, _) = make_batch(train, idx, pre, Some((&cfg.augment, cfg.seed, epoch)));
+        let flips: Vec<bool> = idx.iter().map(|&i| cfg.augment.flips(cfg.seed, epoch, i)).collect();
+        let outputs = crate::nn::fuse_for_training(&mut self.model).forward(&x);
+        let (loss, hits) = step_loss(cfg.task, cfg.loss_settings(), &outputs, train, idx, &flips, cfg.label_smoothing);
+        if !loss.item().is_finite() {
+            return (loss.item(), hits);
+        }
+        let grads = loss.backward();
+        let value = loss.item();
+        drop((outputs, loss));
+        self.opt.step(&mut self.model, &grads);
+        (value, hits)
+    }
+    // ANCHOR_END: step
+
+    /// Validation, the epoch's line and metrics, and the checkpoints.
+    fn end_epoch(
+        &mut self,
+        cfg: &TrainConfig,
+        run: &RunDir,
+        epoch: usize,
+        totals: &EpochSoFar,
+        seconds: f64,
+    ) -> Result<()> {
+        let (val_loss, val_accuracy) = validate(cfg, epoch, &mut self.model, &self.data);
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             train_loss: totals.loss_sum / totals.seen.max(1) as f64,
-            train_accuracy: hit_rate(cfg, &totals),
+            train_accuracy: hit_rate(cfg, totals),
             val_loss,
             val_accuracy,
-            lr: opt.lr(),
+            lr: self.opt.lr(),
             seconds,
             images_per_sec: totals.seen as f64 / seconds,
         };
-        meta.epoch = epoch + 1;
+        self.meta.epoch = epoch + 1;
         // an epoch without a measurement (the fast recipe's, NaN) is never the best
         let best = metrics.val_accuracy.is_finite()
-            && history.iter().all(|m: &EpochMetrics| m.val_accuracy.is_nan() || metrics.val_accuracy > m.val_accuracy);
+            && self.history.iter().all(|m| m.val_accuracy.is_nan() || metrics.val_accuracy > m.val_accuracy);
         let line = metrics.line(cfg.epochs);
-        history.push(metrics);
-        match run_dir::time_left(&history, cfg.epochs) {
+        self.history.push(metrics);
+        match run_dir::time_left(&self.history, cfg.epochs) {
             Some(left) => println!("{line}  {left}"),
             None => println!("{line}"),
         }
-        if let Some(name) = non_finite_tensor(&mut model) {
-            return Err(diverged(cfg, epoch, steps_per_epoch - 1, &format!("tensor '{name}' holds NaN or infinity")));
+        if let Some(name) = non_finite_tensor(&mut self.model) {
+            let what = format!("tensor '{name}' holds NaN or infinity");
+            return Err(diverged(cfg, epoch, self.steps_per_epoch - 1, &what));
         }
-        run.record_epoch(&mut model, opt.as_ref(), &meta, &history, best)?;
+        run.record_epoch(&mut self.model, self.opt.as_ref(), &self.meta, &self.history, best)
     }
-    Ok(Outcome::Finished)
 }
-// ANCHOR_END: train
 
 /// The share of hits among the items seen: images (classify, localize) or joints (pose).
 fn hit_rate(cfg: &TrainConfig, totals: &EpochSoFar) -> f64 {

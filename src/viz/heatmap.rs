@@ -1,7 +1,7 @@
 //! Heat maps: colormaps (perceptual viridis and the classic jet) and saliency overlays on the image.
 
+use super::Map;
 use crate::data::BBox;
-use crate::explain::Map;
 use image::{Rgb, RgbImage};
 
 /// A colormap from [0, 1] to colours.

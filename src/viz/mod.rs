@@ -2,9 +2,11 @@
 
 mod canvas;
 pub mod heatmap;
+mod map;
 pub mod plot;
 
 pub use canvas::Canvas;
+pub use map::Map;
 
 use image::{Rgb, RgbImage};
 

@@ -126,7 +126,7 @@ fn main() -> Result<()> {
             let m = m[0].upsample(32, 32).normalized();
             row.push((
                 overlay_with_boxes(&picture, &m, Colormap::Viridis, 4, None, None),
-                format!("Grad-CAM {}", test.classes[c]),
+                format!("for {}", test.classes[c]),
             ));
             pair.push(m);
         }

@@ -40,7 +40,13 @@ fn shipped_weights_reproduce_their_stated_numbers() {
     for folder in folders.iter().filter(|f| f.join("expected.json").exists()) {
         let expected: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(folder.join("expected.json")).unwrap()).unwrap();
-        let tolerance = expected["tolerance"].as_f64().unwrap();
+        // x86-64 with AVX2 or AVX-512: the packed kernels give the same bits
+        // everywhere, so only the rounding of the stated numbers is allowed;
+        // elsewhere the convolutions round differently (expected.json's tolerance)
+        let tolerance = match cnnlab::kernels::kernel_set() {
+            cnnlab::kernels::KernelSet::Portable => expected["tolerance"].as_f64().unwrap(),
+            _ => 0.0005,
+        };
         let name = folder.to_str().unwrap();
         match expected["kind"].as_str() {
             Some("classifier") => {

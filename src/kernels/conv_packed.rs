@@ -29,7 +29,6 @@ use super::simd::{Avx2, Avx512, Simd};
 use super::KernelSet;
 use crate::tensor::conv_shape::{Conv2dConfig, Geometry};
 use crate::tensor::Element;
-use rayon::prelude::*;
 use std::any::TypeId;
 
 /// Images per partial weight gradient; fixed so results do not depend on the thread count.
@@ -81,12 +80,7 @@ pub(crate) fn weight_grad<E: Element>(x: &[E], dy: &[E], g: &Geometry) -> Option
         }
         sum.into_weights(g)
     };
-    let partials: Vec<Vec<f32>> = (0..g.n.div_ceil(WEIGHT_GRAD_CHUNK)).into_par_iter().map(chunk).collect();
-    let mut partials = partials.into_iter();
-    let mut dw = partials.next().unwrap_or_else(|| vec![0.0; g.c_out * g.col_rows()]);
-    for partial in partials {
-        dw.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
-    }
+    let dw = super::sum_in_order(g.n.div_ceil(WEIGHT_GRAD_CHUNK), g.c_out * g.col_rows(), chunk);
     Some(from_f32(dw))
 }
 

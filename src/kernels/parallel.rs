@@ -135,6 +135,24 @@ pub(crate) fn zip3_map<E: Element>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E
     })
 }
 
+/// Σ of `parts(0) … parts(count − 1)` (equally long vectors, `len` zeros
+/// when there are none), the parts computed in parallel and added in index
+/// order, so the sum does not depend on the thread count: how a batch's
+/// weight gradient is summed over fixed chunks of images.
+pub(crate) fn sum_in_order<E: Element>(
+    count: usize,
+    len: usize,
+    parts: impl Fn(usize) -> Vec<E> + Sync + Send,
+) -> Vec<E> {
+    let partials: Vec<Vec<E>> = (0..count).into_par_iter().map(parts).collect();
+    let mut partials = partials.into_iter();
+    let mut sum = partials.next().unwrap_or_else(|| vec![E::ZERO; len]);
+    for partial in partials {
+        sum.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
+    }
+    sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

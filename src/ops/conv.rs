@@ -17,7 +17,7 @@
 //! ∂L/∂x: the same sums without the im2col matrix, in another order, so
 //! equal to these up to rounding (its tests check both).
 
-use crate::kernels::{conv_packed, zeroed_chunks, zeros};
+use crate::kernels::{conv_packed, sum_in_order, zeroed_chunks, zeros};
 use crate::ops::matmul::{gemm, MatRef};
 pub(crate) use crate::tensor::conv_shape::Geometry;
 pub use crate::tensor::conv_shape::{conv_output_size, Conv2dConfig};
@@ -305,11 +305,12 @@ fn forward<E: Element>(x: &[E], weight: &[E], g: &Geometry, finish: &(impl Fn(us
 fn input_grad<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Vec<E> {
     let (in_img, out_img, per_gemm) = (g.in_image(), g.out_image(), images_per_gemm(g));
     let mut dx = zeros(g.n * in_img);
-    dx.par_chunks_mut(per_gemm * in_img).enumerate().for_each(|(task, dx_t)| {
+    // scratch per worker thread, not per task: cols for per_gemm images, and ∂L/∂Y side by side
+    let scratch = || (vec![E::ZERO; g.col_rows() * per_gemm * g.out_pixels()], Vec::new());
+    dx.par_chunks_mut(per_gemm * in_img).enumerate().for_each_init(scratch, |(cols, dy_wide), (task, dx_t)| {
         let (first, count) = (task * per_gemm, dx_t.len() / in_img);
-        let mut cols = vec![E::ZERO; g.col_rows() * count * g.out_pixels()];
         let dy_t = &dy[first * out_img..(first + count) * out_img];
-        backward_images(&[], count, weight, dy_t, g, &mut cols, &mut Vec::new(), None, Some(dx_t));
+        backward_images(&[], count, weight, dy_t, g, cols, dy_wide, None, Some(dx_t));
     });
     dx
 }
@@ -331,13 +332,7 @@ fn weight_grad<E: Element>(x: &[E], weight: &[E], dy: &[E], g: &Geometry) -> Vec
         }
         dweight
     };
-    let partials: Vec<Vec<E>> = (0..g.n.div_ceil(per_chunk)).into_par_iter().map(chunk).collect();
-    let mut partials = partials.into_iter();
-    let mut dweight = partials.next().unwrap_or_else(|| vec![E::ZERO; weight.len()]);
-    for partial in partials {
-        dweight.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
-    }
-    dweight
+    sum_in_order(g.n.div_ceil(per_chunk), weight.len(), chunk)
 }
 // ANCHOR_END: batch
 

@@ -13,7 +13,7 @@ use cnnlab::explain::{Map, Method, Options, Target};
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::localize::{box_from_map, localize, LocalizeOptions};
 use cnnlab::train::{self, Prepared, TrainConfig};
-use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
+use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, with_colour_bar, Colormap};
 use cnnlab::viz::{gray_image, labelled_row};
 use cnnlab::{models::Model, nn::Module};
 use image::RgbImage;
@@ -65,7 +65,10 @@ fn main() -> Result<()> {
     let boxed = overlay_with_boxes(&picture, &norm, Colormap::Viridis, 4, found.as_ref(), Some(&test.boxes[i]));
     panels.push((boxed, "20% box".into()));
     let refs: Vec<_> = panels.iter().map(|(i, c)| (i, c.as_str())).collect();
-    save_png(&figures.join("cam_pipeline.png"), &labelled_row(&refs, 8))?;
+    save_png(
+        &figures.join("cam_pipeline.png"),
+        &with_colour_bar(&labelled_row(&refs, 8), Colormap::Viridis, "0", "1"),
+    )?;
     let mean = maps[0].values.iter().sum::<f32>() / 64.0;
     println!("S_c = {:.4}; mean(M_c) + b_c = {:.4}", logits.data()[labels[0]], mean + head.bias.data()[labels[0]]);
 
@@ -86,7 +89,10 @@ fn main() -> Result<()> {
     let column_names = ["image", "CAM with GAP", "CAM with GMP"];
     let lines: Vec<RgbImage> =
         rows.iter().map(|r| labelled_row(&r.iter().zip(column_names).collect::<Vec<_>>(), 8)).collect();
-    save_png(&figures.join("gap_vs_gmp.png"), &cnnlab::explain::grid::stack(&lines))?;
+    save_png(
+        &figures.join("gap_vs_gmp.png"),
+        &with_colour_bar(&cnnlab::explain::grid::stack(&lines), Colormap::Viridis, "0", "1"),
+    )?;
     let lo =
         LocalizeOptions { limit: Some(500), perturb_limit: Some(0), calibration_images: 500, ..Default::default() };
     for (name, m, d) in [("GAP", &mut model, &data), ("GMP", &mut gmp, &gmp_data)] {
@@ -137,7 +143,10 @@ fn main() -> Result<()> {
         );
         lines.push(labelled_row(&row.iter().map(|(i, c)| (i, c.as_str())).collect::<Vec<_>>(), 8));
     }
-    save_png(&figures.join("limitations.png"), &cnnlab::explain::grid::stack(&lines))?;
+    save_png(
+        &figures.join("limitations.png"),
+        &with_colour_bar(&cnnlab::explain::grid::stack(&lines), Colormap::Viridis, "0", "1"),
+    )?;
     println!("wrote cam_pipeline.png, gap_vs_gmp.png and limitations.png in {}", figures.display());
     Ok(())
 }

@@ -15,7 +15,7 @@ use cnnlab::explain::{explain, AugmentedOptions, Method, Options, RiseOptions, T
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::localize::{calibrate_threshold, deletion_insertion, LocalizeOptions};
 use cnnlab::train::{self, TrainConfig};
-use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
+use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, with_colour_bar, Colormap};
 use cnnlab::viz::plot::LinePlot;
 use cnnlab::viz::{gray_image, labelled_row};
 use std::path::Path;
@@ -63,7 +63,7 @@ fn main() -> Result<()> {
         let sharp = show(&maps[n]);
         rows.push(labelled_row(&[(&raw, "Grad-CAM 8x8"), (&bilinear, "bilinear"), (&sharp, "augmented")], 8));
     }
-    save_png(&figures.join("augmented_vs_bilinear.png"), &stack(&rows))?;
+    save_png(&figures.join("augmented_vs_bilinear.png"), &with_colour_bar(&stack(&rows), Colormap::Viridis, "0", "1"))?;
 
     // RISE: a few masks and what the network sees through them
     let picture = image_from_chw(test.image(0), test.shape);

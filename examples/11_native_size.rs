@@ -11,7 +11,7 @@ use cnnlab::explain::cam::cam;
 use cnnlab::explain::Target;
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::train::{self, TrainConfig};
-use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
+use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, with_colour_bar, Colormap};
 use cnnlab::viz::labelled_row;
 use cnnlab::Tensor;
 use std::path::Path;
@@ -69,7 +69,7 @@ fn main() -> Result<()> {
     let mut lines = vec![labelled_row(&[(&big, "the 64x64 canvas")], 8)];
     lines.extend(rows);
     let out = figures_dir().join("native_size.png");
-    save_png(&out, &cnnlab::explain::grid::stack(&lines))?;
+    save_png(&out, &with_colour_bar(&cnnlab::explain::grid::stack(&lines), Colormap::Viridis, "0", "1"))?;
     println!("wrote {}", out.display());
     Ok(())
 }

@@ -15,7 +15,7 @@ use cnnlab::explain::grid::{explanation_grids, stack};
 use cnnlab::explain::{explain, Map, Method, Options, RiseOptions, Target};
 use cnnlab::io::{figures_dir, save_png, Result};
 use cnnlab::models::Model;
-use cnnlab::viz::heatmap::{colour_bar, image_from_chw, overlay, Colormap};
+use cnnlab::viz::heatmap::{image_from_chw, overlay, with_colour_bar, Colormap};
 use cnnlab::viz::labelled_row;
 use image::RgbImage;
 use std::path::Path;
@@ -43,7 +43,7 @@ fn main() -> Result<()> {
     let opts = Options { rise: RiseOptions { masks: 2000, ..RiseOptions::default() }, ..Options::default() };
     let methods: Vec<(Method, Option<f32>)> = Method::ALL.iter().map(|&m| (m, None)).collect();
     let grid = explanation_grids(&mut model, &test, pre, &shown, &methods, &opts, (&[Colormap::Viridis], SCALE))?;
-    save_png(&figures.join("cifar_methods_grid.png"), &with_bar(&grid[0]))?;
+    save_png(&figures.join("cifar_methods_grid.png"), &grid[0])?;
 
     // the Grad-CAM family at the last conv layer (19, 8x8) and two inner ones (16: 8x8, 12: 16x16)
     let family = [Method::GradCam, Method::GradCamPlusPlus, Method::SmoothGradCamPlusPlus];
@@ -69,7 +69,7 @@ fn main() -> Result<()> {
             labelled_row(&panels.iter().map(|(p, c)| (p, c.as_str())).collect::<Vec<_>>(), 6)
         })
         .collect();
-    save_png(&figures.join("cifar_inner_layers.png"), &with_bar(&stack(&rows)))?;
+    save_png(&figures.join("cifar_inner_layers.png"), &with_colour_bar(&stack(&rows), Colormap::Viridis, "0", "1"))?;
     agreement(&mut model, &test, pre, &layers)?;
 
     limitations(&mut model, &test, pre, &probs, &figures)?;
@@ -152,7 +152,7 @@ fn limitations(
         );
         rows.push(labelled_row(&panels.iter().map(|(p, c)| (p, c.as_str())).collect::<Vec<_>>(), 6));
     }
-    save_png(&figures.join("cifar_limitations.png"), &with_bar(&stack(&rows)))
+    save_png(&figures.join("cifar_limitations.png"), &with_colour_bar(&stack(&rows), Colormap::Viridis, "0", "1"))
 }
 
 fn short(method: Method) -> &'static str {
@@ -172,13 +172,4 @@ fn enlarge(picture: &RgbImage) -> RgbImage {
 fn show(picture: &RgbImage, map: &Map) -> RgbImage {
     let m = map.upsample(picture.height() as usize, picture.width() as usize).normalized();
     overlay(picture, &m, Colormap::Viridis, 0.5, SCALE)
-}
-
-/// The figure with a colour bar for the normalised maps at its right.
-fn with_bar(figure: &RgbImage) -> RgbImage {
-    let bar = colour_bar(Colormap::Viridis, 120.min(figure.height().saturating_sub(30)).max(40), "0", "1");
-    let mut out = RgbImage::from_pixel(figure.width() + bar.width() + 8, figure.height(), image::Rgb([255; 3]));
-    image::imageops::replace(&mut out, figure, 0, 0);
-    image::imageops::replace(&mut out, &bar, figure.width() as i64 + 4, 10);
-    out
 }

@@ -1,4 +1,5 @@
 //! The download code against a tiny HTTP server on 127.0.0.1: success, cache, errors.
+#![cfg(feature = "download")]
 
 mod common;
 use cnnlab::data::download::{download, md5_file};

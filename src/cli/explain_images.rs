@@ -14,7 +14,7 @@ use cnnlab::io::{save_png, write_atomic, Error, Result};
 use cnnlab::localize::box_from_map;
 use cnnlab::lock::FolderLock;
 use cnnlab::models::Model;
-use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
+use cnnlab::viz::heatmap::{image_from_chw, overlay_with_boxes, with_colour_bar, Colormap};
 use cnnlab::viz::labelled_row;
 use cnnlab::Tensor;
 use rayon::prelude::*;
@@ -174,7 +174,7 @@ pub fn explain_command(args: ExplainArgs) -> Result<i32> {
     }
     bar.finish_and_clear();
     if single {
-        print_single(&records[0], &items[0], &out, overlays)?;
+        print_single(&records[0], &items[0], &out, overlays, args.colormap)?;
         return Ok(0);
     }
     records.sort_by_key(|r| r.position);
@@ -416,7 +416,13 @@ pub fn default_out(run: &Path, what: &str) -> PathBuf {
 }
 
 /// The one-image report: a line per method and all methods side by side.
-fn print_single(record: &Record, item: &Item, out: &Path, overlays: Vec<image::RgbImage>) -> Result<()> {
+fn print_single(
+    record: &Record,
+    item: &Item,
+    out: &Path,
+    overlays: Vec<image::RgbImage>,
+    colormap: Colormap,
+) -> Result<()> {
     if let Some(class) = &record.true_class {
         println!("{}: true class {class}", item.name.replace("test:", "test image "));
     }
@@ -452,7 +458,7 @@ fn print_single(record: &Record, item: &Item, out: &Path, overlays: Vec<image::R
         let mut row: Vec<(&image::RgbImage, &str)> = vec![(&scaled, "image")];
         row.extend(panels.iter().map(|(img, label)| (img, label.as_str())));
         let strip = out.join(format!("{}-all.png", item.stem));
-        save_png(&strip, &labelled_row(&row, 6))?;
+        save_png(&strip, &with_colour_bar(&labelled_row(&row, 6), colormap, "0", "1"))?;
         println!("all methods side by side → {}", strip.display());
     }
     Ok(())

@@ -5,6 +5,7 @@ pub mod archive;
 pub mod augment;
 pub mod batches;
 pub mod cifar;
+#[cfg(feature = "download")]
 pub mod download;
 pub mod folder;
 pub mod image_file;

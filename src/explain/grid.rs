@@ -7,7 +7,7 @@ use crate::data::Dataset;
 use crate::io::Result;
 use crate::localize::box_from_map;
 use crate::models::Model;
-use crate::viz::heatmap::{image_from_chw, overlay_with_boxes, Colormap};
+use crate::viz::heatmap::{image_from_chw, overlay_with_boxes, with_colour_bar, Colormap};
 use crate::viz::labelled_row;
 use image::RgbImage;
 
@@ -15,7 +15,8 @@ use image::RgbImage;
 /// then each method's normalised map for the true class as an overlay,
 /// enlarged `scale` times, with the box found at `threshold` (or the method's
 /// default; magenta) and the ground truth (white). Methods that cannot
-/// explain the model (CAM on vgg-fc) are skipped.
+/// explain the model (CAM on vgg-fc) are skipped. A colour bar at the right
+/// reads the normalised maps (0 = a map's minimum, 1 = its maximum).
 pub fn explanation_grids(
     model: &mut Model,
     data: &Dataset,
@@ -65,7 +66,7 @@ fn grid(
         let row: Vec<_> = panels.iter().map(|(img, label)| (img, label.as_str())).collect();
         rows.push(labelled_row(&row, 6));
     }
-    stack(&rows)
+    with_colour_bar(&stack(&rows), colormap, "0", "1")
 }
 
 /// Pictures stacked top to bottom on white.

@@ -95,6 +95,17 @@ pub fn colour_bar(colormap: Colormap, height: u32, bottom: &str, top: &str) -> R
     canvas.image
 }
 
+/// `figure` with a colour bar at its right: how to read the colours of its
+/// heat maps (`bottom` = colour 0, `top` = colour 1).
+pub fn with_colour_bar(figure: &RgbImage, colormap: Colormap, bottom: &str, top: &str) -> RgbImage {
+    let bar = colour_bar(colormap, 120.min(figure.height().saturating_sub(30)).max(40), bottom, top);
+    let height = figure.height().max(bar.height() + 10);
+    let mut out = RgbImage::from_pixel(figure.width() + bar.width() + 8, height, Rgb([255; 3]));
+    image::imageops::replace(&mut out, figure, 0, 0);
+    image::imageops::replace(&mut out, &bar, figure.width() as i64 + 4, 10);
+    out
+}
+
 /// Colour of the box found from a map.
 pub const FOUND_BOX: Rgb<u8> = Rgb([255, 0, 255]);
 /// Colour of the ground-truth box.

@@ -47,6 +47,10 @@ pub mod localization;
 #[cfg_attr(feature = "solutions", path = "solutions/gradcam.rs")]
 pub mod gradcam;
 
+#[cfg_attr(not(feature = "solutions"), path = "gradcampp/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/gradcampp.rs")]
+pub mod gradcampp;
+
 #[cfg_attr(not(feature = "solutions"), path = "augmented/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/augmented.rs")]
 pub mod augmented;

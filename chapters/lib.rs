@@ -35,6 +35,10 @@ pub mod training;
 #[cfg_attr(feature = "solutions", path = "solutions/evaluation.rs")]
 pub mod evaluation;
 
+#[cfg_attr(not(feature = "solutions"), path = "folding/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/folding.rs")]
+pub mod folding;
+
 #[cfg_attr(not(feature = "solutions"), path = "cam/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/cam.rs")]
 pub mod cam;

@@ -43,6 +43,10 @@ pub mod folding;
 #[cfg_attr(feature = "solutions", path = "solutions/cam.rs")]
 pub mod cam;
 
+#[cfg_attr(not(feature = "solutions"), path = "gmp/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/gmp.rs")]
+pub mod gmp;
+
 #[cfg_attr(not(feature = "solutions"), path = "localization/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/localization.rs")]
 pub mod localization;

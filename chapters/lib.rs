@@ -67,6 +67,10 @@ pub mod augmented;
 #[cfg_attr(feature = "solutions", path = "solutions/rise.rs")]
 pub mod rise;
 
+#[cfg_attr(not(feature = "solutions"), path = "limitations/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/limitations.rs")]
+pub mod limitations;
+
 #[cfg_attr(not(feature = "solutions"), path = "filters/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/filters.rs")]
 pub mod filters;

@@ -39,6 +39,10 @@ pub mod evaluation;
 #[cfg_attr(feature = "solutions", path = "solutions/folding.rs")]
 pub mod folding;
 
+#[cfg_attr(not(feature = "solutions"), path = "fast/lab.rs")]
+#[cfg_attr(feature = "solutions", path = "solutions/fast.rs")]
+pub mod fast;
+
 #[cfg_attr(not(feature = "solutions"), path = "cam/lab.rs")]
 #[cfg_attr(feature = "solutions", path = "solutions/cam.rs")]
 pub mod cam;

@@ -64,6 +64,7 @@ pub fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
             alpha: 0.5,
             box_loss: Default::default(),
             init_from: None,
+            attention_separability: 0.0,
         },
     };
     if let Some(m) = args.model {
@@ -94,6 +95,7 @@ pub fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     }
     (cfg.task, cfg.alpha, cfg.box_loss, cfg.init_from) = (args.task, args.alpha, args.box_loss, args.init_from.clone());
     cfg.limit = args.limit;
+    cfg.attention_separability = args.attention_separability;
     cfg.val = args.val.or(cfg.val);
     if let Some(fast) = cfg.fast.as_mut() {
         fast.whiten = !args.no_whiten;
@@ -143,6 +145,7 @@ fn set_on_the_command_line(args: &TrainArgs) -> Option<&'static str> {
         (args.cutout != 0, "--cutout"),
         (args.seed != 0, "--seed"),
         (args.limit.is_some(), "--limit"),
+        (args.attention_separability != 0.0, "--attention-separability"),
         (args.val.is_some(), "--val"),
         (args.task != Default::default(), "--task"),
         (args.alpha != 0.5, "--alpha"),

@@ -87,6 +87,10 @@ pub struct TrainArgs {
     /// Train on N training images only (a fixed random sample drawn with the seed).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// "Sharpen focus": add λ·L_AS to the loss, the overlap of the true class's
+    /// and the most confusing class's attention maps (smallcnn) [default: 0]
+    #[arg(long, default_value_t = 0.0)]
+    pub attention_separability: f64,
     /// Training images held out for validation (0: validate on the test split; default a tenth, at most 5000; fast94: 0).
     #[arg(long)]
     pub val: Option<usize>,

@@ -11,6 +11,7 @@ pub mod gradcam;
 pub mod grid;
 pub mod rise;
 pub mod saliency;
+pub mod separability;
 
 /// The saliency map every method returns (defined in `viz`, which draws it).
 pub use crate::viz::Map;

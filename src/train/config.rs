@@ -56,6 +56,13 @@ pub struct TrainConfig {
     /// A trained run (or checkpoint) whose backbone starts this one; the head stays new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<std::path::PathBuf>,
+    /// λ of the attention-separability term λ·L_AS added to the loss ("sharpen focus"); 0: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attention_separability: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn half() -> f64 {
@@ -102,6 +109,7 @@ impl TrainConfig {
             alpha: 0.5,
             box_loss: BoxLoss::default(),
             init_from: None,
+            attention_separability: 0.0,
         }
     }
 
@@ -133,6 +141,14 @@ impl TrainConfig {
         }
         if self.task != Task::Classify && self.fast.is_some() {
             return bad("task", format!("{} cannot use --recipe fast94, a classification recipe", self.task));
+        }
+        if !(self.attention_separability.is_finite() && self.attention_separability >= 0.0) {
+            return bad("attention-separability", format!("{} must be zero or positive", self.attention_separability));
+        }
+        if self.attention_separability > 0.0
+            && (self.task != Task::Classify || self.fast.is_some() || !super::sharpen::supports(self.arch()?))
+        {
+            return bad("attention-separability", "needs a smallcnn classifier without --recipe".into());
         }
         if self.limit == Some(0) {
             return bad("limit", "must be at least 1".into());

@@ -4,6 +4,7 @@ pub mod commit;
 mod config;
 pub mod fast;
 mod run_dir;
+pub mod sharpen;
 pub mod sweep;
 
 pub use config::TrainConfig;
@@ -220,8 +221,16 @@ impl Session {
         let (train, pre) = (&self.data.train, &self.data.preprocessing);
         let (x, _) = make_batch(train, idx, pre, Some((&cfg.augment, cfg.seed, epoch)));
         let flips: Vec<bool> = idx.iter().map(|&i| cfg.augment.flips(cfg.seed, epoch, i)).collect();
-        let outputs = crate::nn::fuse_for_training(&mut self.model).forward(&x);
+        let (outputs, separability) = if cfg.attention_separability > 0.0 {
+            let labels: Vec<usize> = idx.iter().map(|&i| train.labels[i]).collect();
+            let (scores, term) =
+                sharpen::forward_with_separability(&mut self.model, &x, &labels, cfg.attention_separability);
+            (scores, Some(term))
+        } else {
+            (crate::nn::fuse_for_training(&mut self.model).forward(&x), None)
+        };
         let (loss, hits) = step_loss(cfg.task, cfg.loss_settings(), &outputs, train, idx, &flips, cfg.label_smoothing);
+        let loss = separability.map_or(loss.clone(), |term| loss.add(&term));
         if !loss.item().is_finite() {
             return (loss.item(), hits);
         }

@@ -5,6 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::{env, fs};
 
+/// `println!` that ends the program quietly when the reader has gone
+/// (`cargo lab | head`, `cargo lab | grep -q …`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 const USAGE: &str = "\
 usage:
   cargo lab                   the labs, and where you stand in each
@@ -17,7 +28,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None => status().map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
         Some("hint") => hint(&args[1..]).map(|()| ExitCode::SUCCESS),
@@ -129,11 +140,11 @@ fn lab_status(lab: &str) -> String {
 
 fn status() -> Result<(), String> {
     let labs = labs()?;
-    println!("{:<14} {:<36} status", "lab", "book chapter");
+    say!("{:<14} {:<36} status", "lab", "book chapter");
     for lab in &labs {
-        println!("{:<14} {:<36} {}", lab.name, lab.chapter, lab_status(&lab.name));
+        say!("{:<14} {:<36} {}", lab.name, lab.chapter, lab_status(&lab.name));
     }
-    println!("\nrun a lab's checks: cargo lab NAME    a hint: cargo lab hint NAME    more: cargo lab --help");
+    say!("\nrun a lab's checks: cargo lab NAME    a hint: cargo lab hint NAME    more: cargo lab --help");
     Ok(())
 }
 
@@ -150,10 +161,12 @@ fn run_checks(name: &str, extra: &[String]) -> Result<ExitCode, String> {
         .spawn()
         .map_err(|e| format!("could not start cargo: {e}"))?;
     let mut totals: Option<(u32, u32)> = None;
+    let mut echo = true;
     let stdout = child.stdout.take().expect("stdout is piped");
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| format!("reading the checks' output: {e}"))?;
-        println!("{line}");
+        // keep reading (and recording) if the reader has gone; stop echoing
+        echo = echo && writeln!(std::io::stdout(), "{line}").is_ok();
         if let Some(counts) = parse_test_result(&line) {
             totals = Some(counts);
         }
@@ -163,9 +176,9 @@ fn run_checks(name: &str, extra: &[String]) -> Result<ExitCode, String> {
     let verdict = Verdict { fingerprint: fingerprint(&source), compiled: totals.is_some(), passed, failed };
     if checks_whole_lab(extra) {
         record(&lab.name, &verdict);
-        println!("\nlab '{}': {}", lab.name, verdict.describe());
+        say!("\nlab '{}': {}", lab.name, verdict.describe());
         if !exit.success() {
-            println!("stuck? cargo lab hint {}", lab.name);
+            say!("stuck? cargo lab hint {}", lab.name);
         }
     }
     Ok(if exit.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -244,11 +257,11 @@ fn hint(args: &[String]) -> Result<(), String> {
             .filter(|k| (1..=hints.len()).contains(k))
             .ok_or_else(|| format!("lab '{}' has hints 1 to {}, not '{k}'", lab.name, hints.len()))?,
     };
-    println!("hint {k} of {} for lab '{}' (chapter: {}):\n\n{}\n", hints.len(), lab.name, lab.chapter, hints[k - 1]);
+    say!("hint {k} of {} for lab '{}' (chapter: {}):\n\n{}\n", hints.len(), lab.name, lab.chapter, hints[k - 1]);
     if k < hints.len() {
-        println!("next: cargo lab hint {} {}", lab.name, k + 1);
+        say!("next: cargo lab hint {} {}", lab.name, k + 1);
     } else {
-        println!("that was the last hint; the task and the math are in chapters/{}/README.md", lab.name);
+        say!("that was the last hint; the task and the math are in chapters/{}/README.md", lab.name);
     }
     Ok(())
 }

@@ -230,7 +230,10 @@ impl Session {
             (crate::nn::fuse_for_training(&mut self.model).forward(&x), None)
         };
         let (loss, hits) = step_loss(cfg.task, cfg.loss_settings(), &outputs, train, idx, &flips, cfg.label_smoothing);
-        let loss = separability.map_or(loss.clone(), |term| loss.add(&term));
+        let loss = match separability {
+            Some(term) => loss.add(&term),
+            None => loss,
+        };
         if !loss.item().is_finite() {
             return (loss.item(), hits);
         }

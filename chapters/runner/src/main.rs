@@ -301,6 +301,15 @@ mod tests {
     }
 
     #[test]
+    fn unknown_labs_and_hints_are_clear_errors() {
+        let unknown = find_lab("nosuch").err().expect("no such lab");
+        assert!(unknown.contains("no lab 'nosuch'") && unknown.contains("cam"), "{unknown}");
+        let beyond = hint(&["cam".into(), "9".into()]).unwrap_err();
+        assert!(beyond.contains("hints 1 to"), "{beyond}");
+        assert!(hint(&[]).unwrap_err().contains("which lab?"));
+    }
+
+    #[test]
     fn every_lab_has_a_chapter_and_hints() {
         let labs = labs().unwrap();
         assert!(labs.len() >= 19, "{} labs", labs.len());

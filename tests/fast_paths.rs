@@ -51,7 +51,7 @@ fn f32_convolution_matches_f64_on_awkward_geometries() {
         assert_eq!(fast.shape(), exact.shape());
         let err = max_rel_err(fast.data(), exact.data());
         assert!(err < 1e-5, "case {case:?}: forward relative error {err}");
-        // backward (∂L/∂x as a convolution with flipped kernels at stride 1) for a random seed
+        // backward (∂L/∂x: at stride 1 a convolution with flipped kernels, at stride 2 one per phase) for a random seed
         let seed = Tensor::<f64>::randn(exact.shape(), &mut rng);
         let (g64, g32) = (exact.backward_with(&seed), fast.backward_with(&seed.cast()));
         for (name, a, e) in [("dx", g32.get(&x32), g64.get(&x)), ("dw", g32.get(&w32), g64.get(&wt))] {

@@ -14,9 +14,9 @@
 //!   2P vector registers (8 × 32 on AVX-512, 6 × 16 on AVX2); for every tap
 //!   it loads 2L weights (packed once per call, tap by tap) and broadcasts
 //!   the P pixels' input values;
-//! * **weight gradient**, a tile of MR output channels × 2L (j, c) pairs; for
-//!   every output pixel it broadcasts MR values of ∂L/∂Y and loads the
-//!   pixel's 2L input values;
+//! * **weight gradient**, a tile of MR output channels × up to 3L (j, c)
+//!   pairs (8 × 48 on AVX-512, 6 × 16 on AVX2); for every output pixel it
+//!   broadcasts MR values of ∂L/∂Y and loads the pixel's input values;
 //! * **input gradient** at stride 1 is itself a convolution (of ∂L/∂Y with
 //!   the kernels flipped and transposed), so the forward kernel does it.
 //!
@@ -90,7 +90,15 @@ pub(crate) fn weight_grad<E: Element>(x: &[E], dy: &[E], g: &Geometry) -> Option
 /// padding d·(k−1) − p:
 ///
 ///   ∂L/∂x[c, y, x] = Σ_{o,i,j} ∂L/∂Y[o, y − d·i + p, x − d·j + p] · w[o, c, i, j].
+///
+/// At a larger stride (dilation 1) it is s² such convolutions, one per phase
+/// of the input ([`phases`]).
 pub(crate) fn input_grad<E: Element>(dy: &[E], weight: &[E], g: &Geometry) -> Option<Vec<E>> {
+    if g.cfg.stride != (1, 1) {
+        let set = takes(g).filter(|_| g.cfg.dilation == (1, 1))?;
+        let (dy, weight) = (as_f32(dy)?, as_f32(weight)?);
+        return Some(from_f32(phases::input_grad(dy, weight, g, set)));
+    }
     let (pad, dil) = (g.cfg.padding, g.cfg.dilation);
     let span = (dil.0 * (g.kh - 1), dil.1 * (g.kw - 1));
     if !(g.cfg.stride == (1, 1) && pad.0 <= span.0 && pad.1 <= span.1) {
@@ -433,8 +441,9 @@ unsafe fn forward_kernel<S: Simd, const P: usize, const V: usize>(
 ///
 /// The forward micro-kernel's shape with the roles changed: the sum runs
 /// over output pixels; for each, MR output channels of ∂L/∂Y are broadcast
-/// (packed pixel by pixel once per image) and the pixel's 2L consecutive
-/// (j, c) pairs of kernel row i are loaded from the channels-last image.
+/// (packed pixel by pixel once per image) and the pixel's consecutive
+/// (j, c) pairs of kernel row i, up to three vectors of them, are loaded
+/// from the channels-last image.
 pub(crate) struct WeightGrad {
     set: KernelSet,
     /// The image, channels last, with its zero border.
@@ -446,7 +455,7 @@ pub(crate) struct WeightGrad {
     runs: Vec<Run>,
 }
 
-/// Output channels per weight-gradient tile: 8 × 2 vectors on AVX-512, 6 × 2 on AVX2.
+/// Output channels per weight-gradient tile: 8 (× 3 vectors) on AVX-512, 6 (× 2) on AVX2.
 fn rows_per_tile(set: KernelSet) -> usize {
     if lanes(set) == 16 {
         8
@@ -499,23 +508,34 @@ impl WeightGrad {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn add_image_avx512(sum: &mut WeightGrad, x: &[f32], dy: &[f32], g: &Geometry) {
-    unsafe { add_image_with::<Avx512, 8>(sum, x, dy, g) }
+    unsafe { add_image_with::<Avx512, 8, 3>(sum, x, dy, g) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn add_image_avx2(sum: &mut WeightGrad, x: &[f32], dy: &[f32], g: &Geometry) {
-    unsafe { add_image_with::<Avx2, 6>(sum, x, dy, g) }
+    unsafe { add_image_with::<Avx2, 6, 2>(sum, x, dy, g) }
 }
 
-/// [`WeightGrad::add_image`] in kernel set S with tiles of MR channels.
+/// [`WeightGrad::add_image`] in kernel set S with tiles of MR channels ×
+/// up to VM vectors: MR·VM accumulators plus VM loaded vectors and one
+/// broadcast must fit in the registers (8 × 3 of AVX-512's 32, 6 × 2 of
+/// AVX2's 16). A run of kw·C pairs is cut into pieces of VM·L, the last
+/// one shorter: 16 channels at kw = 3 are 48 pairs, one piece of three
+/// AVX-512 vectors (in pieces of two it would be 32 + 16, and the second
+/// piece would multiply zeros half the time).
 ///
 /// # Safety
 /// The CPU must have S's features.
 #[inline(always)]
-unsafe fn add_image_with<S: Simd, const MR: usize>(sum: &mut WeightGrad, x: &[f32], dy: &[f32], g: &Geometry) {
+unsafe fn add_image_with<S: Simd, const MR: usize, const VM: usize>(
+    sum: &mut WeightGrad,
+    x: &[f32],
+    dy: &[f32],
+    g: &Geometry,
+) {
     unsafe { sum.image.fill::<S>(x, g) };
-    let (p, row, nr) = (g.out_pixels(), sum.image.row, 2 * S::LANES);
+    let (p, row, l) = (g.out_pixels(), sum.image.row, S::LANES);
     // panel k holds channels k·MR … k·MR + MR − 1 interleaved: [pixel][channel]
     for (panel, planes) in sum.dy_panels.chunks_exact_mut(MR * p).zip(dy.chunks(MR * p)) {
         if planes.len() == MR * p {
@@ -534,17 +554,21 @@ unsafe fn add_image_with<S: Simd, const MR: usize>(sum: &mut WeightGrad, x: &[f3
         for i in 0..g.kh {
             let top = &sum.image.data[i * dh * row..];
             for &Run { first, len, offset } in &sum.runs {
-                for b0 in (0..len).step_by(nr) {
+                for b0 in (0..len).step_by(VM * l) {
                     let out = &mut sum.sum[panel_index * MR * ldc + i * g.kw * g.c_in + first + b0..];
-                    let (b, width) = (&top[offset + b0..], nr.min(len - b0));
+                    let (b, width) = (&top[offset + b0..], (VM * l).min(len - b0));
+                    let args = (panel, b, pixels, out, ldc, rows, width);
                     // SAFETY: the walk stays inside the channels-last image (the
                     // output size was computed from the padded input), and
                     // `out` holds `rows` rows of stride ldc.
                     unsafe {
-                        if width == nr {
-                            weight_grad_kernel::<S, MR, true>(panel, b, pixels, out, ldc, rows, width)
-                        } else {
-                            weight_grad_kernel::<S, MR, false>(panel, b, pixels, out, ldc, rows, width)
+                        match (width.div_ceil(l), width % l == 0) {
+                            (1, true) => weight_grad_kernel::<S, MR, 1, true>(args),
+                            (1, false) => weight_grad_kernel::<S, MR, 1, false>(args),
+                            (2, true) => weight_grad_kernel::<S, MR, 2, true>(args),
+                            (2, false) => weight_grad_kernel::<S, MR, 2, false>(args),
+                            (_, true) => weight_grad_kernel::<S, MR, 3, true>(args),
+                            (_, false) => weight_grad_kernel::<S, MR, 3, false>(args),
                         }
                     }
                 }
@@ -579,52 +603,56 @@ struct PixelWalk {
     col_step: usize,
 }
 
-/// C[r, q] += Σ over pixels π of A[π, r] · B(π)[q] for an MR × 2L tile:
-/// A is a panel of ∂L/∂Y (MR floats per pixel), B(π) the 2L floats at
+/// What [`weight_grad_kernel`] reads and writes: the panel A, the image B
+/// from the tile's first pair on, the walk, C, its row stride `ldc`, the
+/// tile's rows and its width (pairs).
+type TileArgs<'a> = (&'a [f32], &'a [f32], PixelWalk, &'a mut [f32], usize, usize, usize);
+
+/// C[r, q] += Σ over pixels π of A[π, r] · B(π)[q] for an MR × V·L tile:
+/// A is a panel of ∂L/∂Y (MR floats per pixel), B(π) the V·L floats at
 /// `b + row·row_step + col·col_step` of which the first `width` are read
-/// (all of them when FULL).
+/// (all of them when FULL, which says width = V·L).
 ///
 /// # Safety
 /// The CPU must have S's features; `a` holds MR floats per pixel of the
 /// walk, `b` reaches every pixel's `width` floats, `c` reaches
 /// `(rows − 1)·ldc + width` floats.
 #[inline(always)]
-unsafe fn weight_grad_kernel<S: Simd, const MR: usize, const FULL: bool>(
-    a: &[f32],
-    b: &[f32],
-    walk: PixelWalk,
-    c: &mut [f32],
-    ldc: usize,
-    rows: usize,
-    width: usize,
-) {
+unsafe fn weight_grad_kernel<S: Simd, const MR: usize, const V: usize, const FULL: bool>(args: TileArgs) {
+    let (a, b, walk, c, ldc, rows, width) = args;
     let l = S::LANES;
     let last = (walk.rows - 1) * walk.row_step + (walk.cols - 1) * walk.col_step;
     debug_assert!(a.len() >= walk.rows * walk.cols * MR && b.len() >= last + width);
-    debug_assert!(c.len() >= (rows - 1) * ldc + width);
-    let (lo, hi) = (width.min(l), width.saturating_sub(l));
+    debug_assert!(c.len() >= (rows - 1) * ldc + width && width.div_ceil(l) == V);
+    // floats of each vector that are read: all but the last one are full
+    let widths: [usize; V] = std::array::from_fn(|v| width.saturating_sub(v * l).min(l));
     // SAFETY (whole body): lanes past `width` are neither read nor written;
     // every pixel's valid floats and its MR floats of A are inside the slices.
     unsafe {
-        let mut acc = [[S::zero(); 2]; MR];
+        let mut acc = [[S::zero(); V]; MR];
         let (mut a, b) = (a.as_ptr(), b.as_ptr());
         for y in 0..walk.rows {
             let b_row = b.wrapping_add(y * walk.row_step);
             for x in 0..walk.cols {
                 let b_px = b_row.wrapping_add(x * walk.col_step);
-                let (b_lo, b_hi) = (load::<S, FULL>(b_px, lo), load::<S, FULL>(b_px.wrapping_add(l), hi));
+                let mut b_v = [S::zero(); V];
+                for (v, b_v) in b_v.iter_mut().enumerate() {
+                    *b_v = load::<S, FULL>(b_px.wrapping_add(v * l), widths[v]);
+                }
                 for (r, acc_r) in acc.iter_mut().enumerate() {
                     let a_r = S::splat(*a.add(r));
-                    acc_r[0] = S::mul_add(a_r, b_lo, acc_r[0]);
-                    acc_r[1] = S::mul_add(a_r, b_hi, acc_r[1]);
+                    for (acc_rv, &b_v) in acc_r.iter_mut().zip(&b_v) {
+                        *acc_rv = S::mul_add(a_r, b_v, *acc_rv);
+                    }
                 }
                 a = a.add(MR);
             }
         }
         let c = c.as_mut_ptr();
         for (r, acc_r) in acc.iter().enumerate().take(rows) {
-            S::add_to_first(c.wrapping_add(r * ldc), lo, acc_r[0]);
-            S::add_to_first(c.wrapping_add(r * ldc + l), hi, acc_r[1]);
+            for (v, &acc_rv) in acc_r.iter().enumerate() {
+                S::add_to_first(c.wrapping_add(r * ldc + v * l), widths[v], acc_rv);
+            }
         }
     }
 }
@@ -644,5 +672,6 @@ unsafe fn load<S: Simd, const FULL: bool>(p: *const f32, n: usize) -> S::V {
     }
 }
 
+mod phases;
 #[cfg(test)]
 mod tests;

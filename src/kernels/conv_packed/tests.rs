@@ -24,7 +24,7 @@ fn sets() -> Vec<KernelSet> {
 /// smaller and larger than a pixel group, 1×1 kernels.
 fn geometries() -> Vec<Geometry> {
     // [n, c_in, h, w, c_out, k, stride, padding, dilation]
-    let cases: [[usize; 9]; 12] = [
+    let cases: [[usize; 9]; 13] = [
         [2, 3, 8, 8, 5, 3, 1, 1, 1],
         [1, 16, 7, 7, 16, 3, 1, 1, 1],
         [2, 24, 9, 11, 40, 3, 1, 1, 1],
@@ -37,6 +37,7 @@ fn geometries() -> Vec<Geometry> {
         [1, 64, 3, 3, 8, 3, 1, 1, 1],
         [1, 3, 32, 32, 24, 2, 1, 0, 1],
         [1, 20, 6, 6, 50, 3, 1, 0, 2],
+        [1, 16, 6, 6, 24, 1, 1, 0, 1],
     ];
     let geometry = |&[n, c, h, w, o, k, s, p, d]: &[usize; 9]| {
         Geometry::new(&[n, c, h, w], &[o, c, k, k], Conv2dConfig::default().stride(s).padding(p).dilation(d))
@@ -138,14 +139,15 @@ fn packed_weight_gradient_is_bit_for_bit_the_sum_in_kernel_order_on_every_kernel
 /// ∂L/∂x by its definition in f64: every output's gradient sent back to the
 /// inputs its taps read.
 fn input_grad_by_definition(dy: &[f32], w: &[f32], g: &Geometry) -> Vec<f64> {
-    let ((s, _), (d, _), (p, _)) = (g.cfg.stride, g.cfg.dilation, g.cfg.padding);
+    let ((sy, sx), (dil_y, dil_x), (pad_y, pad_x)) = (g.cfg.stride, g.cfg.dilation, g.cfg.padding);
     let mut dx = vec![0.0f64; g.n * g.in_image()];
     for (n, o, oy, ox) in (0..g.n).flat_map(|n| {
         (0..g.c_out).flat_map(move |o| (0..g.oh).flat_map(move |oy| (0..g.ow).map(move |ox| (n, o, oy, ox))))
     }) {
         let d_out = dy[((n * g.c_out + o) * g.oh + oy) * g.ow + ox] as f64;
         for (c, i, j) in (0..g.c_in).flat_map(|c| (0..g.kh).flat_map(move |i| (0..g.kw).map(move |j| (c, i, j)))) {
-            let (r, q) = ((oy * s + i * d) as isize - p as isize, (ox * s + j * d) as isize - p as isize);
+            let (r, q) =
+                ((oy * sy + i * dil_y) as isize - pad_y as isize, (ox * sx + j * dil_x) as isize - pad_x as isize);
             if r >= 0 && q >= 0 && (r as usize) < g.h && (q as usize) < g.w {
                 let weight = w[((o * g.c_in + c) * g.kh + i) * g.kw + j] as f64;
                 dx[((n * g.c_in + c) * g.h + r as usize) * g.w + q as usize] += d_out * weight;
@@ -170,6 +172,40 @@ fn packed_input_gradient_matches_its_definition_at_stride_one() {
             // a sum of `terms` products of values below 2 in f32: a few ulps per term at most
             assert!((got as f64 - want).abs() <= 4.0 * terms * f32::EPSILON as f64, "{g:?} at {i}: {got} vs {want}");
         }
+    }
+}
+
+/// At strides above 1 the phases' convolutions add up to the definition, on
+/// every kernel set and with the same bits on each: odd sizes, kernels
+/// larger and smaller than the stride, padding 0 to 2, a 1 × 1 kernel
+/// (whose odd phases get no tap), unequal strides.
+#[test]
+fn strided_input_gradient_by_phases_matches_its_definition() {
+    // [n, c_in, h, w, c_out, kh, kw, stride_y, stride_x, padding]
+    let cases: [[usize; 10]; 7] = [
+        [2, 16, 8, 8, 32, 3, 3, 2, 2, 1],
+        [1, 8, 16, 16, 33, 3, 3, 2, 2, 1],
+        [1, 4, 13, 7, 17, 5, 5, 2, 2, 2],
+        [1, 9, 9, 10, 20, 1, 1, 2, 2, 0],
+        [1, 5, 11, 11, 6, 2, 2, 2, 2, 0],
+        [1, 3, 14, 13, 24, 3, 3, 3, 3, 1],
+        [1, 7, 9, 12, 10, 3, 2, 2, 3, 1],
+    ];
+    for [n, c, h, w, o, kh, kw, sy, sx, p] in cases {
+        let cfg = Conv2dConfig { stride: (sy, sx), padding: (p, p), dilation: (1, 1), groups: 1 };
+        let g = Geometry::new(&[n, c, h, w], &[o, c, kh, kw], cfg);
+        let (dy, weight) = (values(g.n * g.out_image(), 0.1), values(g.c_out * g.col_rows(), 0.5));
+        let reference = input_grad_by_definition(&dy, &weight, &g);
+        let terms = (g.c_out * g.kh * g.kw) as f64;
+        let mut by_set = sets().into_iter().map(|set| super::phases::input_grad(&dy, &weight, &g, set));
+        let Some(first) = by_set.next() else {
+            eprintln!("skipped: no packed kernels on this CPU");
+            return;
+        };
+        for (i, (&got, &want)) in first.iter().zip(&reference).enumerate() {
+            assert!((got as f64 - want).abs() <= 4.0 * terms * f32::EPSILON as f64, "{g:?} at {i}: {got} vs {want}");
+        }
+        by_set.for_each(|other| assert_eq!(bits(&other), bits(&first), "{g:?}"));
     }
 }
 

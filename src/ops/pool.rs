@@ -136,6 +136,18 @@ impl Windows {
         );
     }
     // ANCHOR_END: max_plane_2x2
+
+    /// [`Windows::max_plane`] for a 1×1 window without padding, ResNet's
+    /// subsampling shortcut: each window is one pixel, which wins.
+    fn max_plane_1x1<E: Element>(&self, x: &[E], y: &mut [E], winners: &mut [u32]) {
+        let (sy, sx) = self.cfg.stride;
+        for (oy, (y_row, w_row)) in y.chunks_exact_mut(self.ow).zip(winners.chunks_exact_mut(self.ow)).enumerate() {
+            let row = oy * sy * self.w;
+            for (ox, (yv, wv)) in y_row.iter_mut().zip(w_row.iter_mut()).enumerate() {
+                (*yv, *wv) = (x[row + ox * sx], (row + ox * sx) as u32);
+            }
+        }
+    }
 }
 
 impl<E: Element> Tensor<E> {
@@ -147,7 +159,11 @@ impl<E: Element> Tensor<E> {
         let (plane_in, plane_out) = (win.h * win.w, win.oh * win.ow);
         let mut y = super::zeros(self.numel() / plane_in * plane_out);
         let mut winners = vec![0u32; y.len()];
-        let plane_max = if cfg == Pool2dConfig::new(2) { Windows::max_plane_2x2 } else { Windows::max_plane };
+        let plane_max = match (cfg.kernel, cfg.stride, cfg.padding) {
+            ((2, 2), (2, 2), (0, 0)) => Windows::max_plane_2x2,
+            ((1, 1), _, (0, 0)) => Windows::max_plane_1x1,
+            _ => Windows::max_plane,
+        };
         y.par_chunks_mut(plane_out)
             .zip(winners.par_chunks_mut(plane_out))
             .zip(self.data.par_chunks(plane_in))

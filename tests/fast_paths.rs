@@ -75,9 +75,9 @@ fn trained(arch: Arch, rng: &mut StdRng) -> (Model, Tensor) {
     (model, Tensor::randn(&[5, 3, 32, 32], rng))
 }
 
-/// Inference through `fuse_for_inference` (conv + batch norm + ReLU fused)
-/// is bit for bit inference through the inspection path (every layer on
-/// its own).
+/// Inference through `fuse_for_inference` (conv + batch norm + ReLU, and
+/// max pooling after them, fused) is bit for bit inference through the
+/// inspection path (every layer on its own).
 #[test]
 fn fused_inference_equals_layer_by_layer_inference_bit_for_bit() {
     let mut rng = StdRng::seed_from_u64(11);
@@ -177,6 +177,27 @@ fn fused_convolution_with_shortcut_equals_the_four_ops() {
         let fused = no_grad(|| x.conv2d_fused_eval(&w, None, cfg, &e, Some(&shortcut)));
         assert_eq!(fused.shape(), plain.shape());
         assert_eq!(fused.data(), plain.data(), "c_in {c_in}, c_out {c_out}, stride {stride}");
+        assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
+    }
+}
+
+/// Inference with 2×2 max pooling in the epilogue is bit for bit conv2d →
+/// batch_norm_eval → relu → max_pool2d: odd output sizes (the last row or
+/// column left out), many ties (exact zeros from the ReLU), several images
+/// (the pooled images moved together), the packed and the portable kernel.
+#[test]
+fn fused_convolution_with_max_pooling_equals_the_four_ops() {
+    let mut rng = StdRng::seed_from_u64(9);
+    for (n, c_in, c_out, h, w) in [(3usize, 16usize, 16usize, 9usize, 8usize), (2, 8, 33, 7, 5), (4, 2, 3, 6, 6)] {
+        let x = Tensor::<f32>::randn(&[n, c_in, h, w], &mut rng);
+        let weight = Tensor::<f32>::randn(&[c_out, c_in, 3, 3], &mut rng);
+        let cfg = Conv2dConfig::default().padding(1);
+        let mut bn = batch_norm_in_eval_mode(c_out, &mut rng);
+        let plain = bn.forward(&x.conv2d(&weight, None, cfg)).relu().max_pool2d(cnnlab::Pool2dConfig::new(2));
+        let e = bn.eval_epilogue(true).unwrap();
+        let fused = no_grad(|| x.conv2d_fused_eval_max_pool(&weight, None, cfg, &e));
+        assert_eq!(fused.shape(), [n, c_out, h / 2, w / 2]);
+        assert_eq!(fused.data(), plain.data(), "{n} images, c_in {c_in}, c_out {c_out}, {h}×{w}");
         assert!(plain.data().contains(&0.0) && plain.data().iter().any(|&v| v > 0.0));
     }
 }

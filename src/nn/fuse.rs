@@ -4,7 +4,7 @@
 //!   channel, so it (and a ReLU after it) can be applied to each output
 //!   plane while the convolution has just written it and it is still in
 //!   cache, instead of in two more passes over memory: Conv2d → BatchNorm
-//!   [→ ReLU] becomes one [`FusedConvBn`].
+//!   [→ ReLU [→ 2×2 max pooling]] becomes one [`FusedConvBn`].
 //! * **Training**: BatchNorm → ReLU becomes one op
 //!   ([`BatchNorm::forward_relu`]) that clamps as it writes and keeps one
 //!   tensor for the backward pass instead of two.
@@ -14,9 +14,10 @@
 //! A model's own `forward` never fuses: what it computes is what its
 //! layers say, and Grad-CAM's hooks see every layer's output.
 
-use super::{BatchNorm, Conv2d, Module, ReLU};
+use super::{BatchNorm, Conv2d, MaxPool2d, Module, ReLU};
 use crate::ops::batchnorm::{normalize, BatchStats, Normalization};
 use crate::ops::conv::conv2d_forward;
+use crate::ops::pool::Pool2dConfig;
 use crate::ops::unary::relu;
 use crate::tensor::conv_shape::Geometry;
 use crate::tensor::{Element, Tensor};
@@ -94,6 +95,67 @@ impl<E: Element> Tensor<E> {
         let name = if shortcut.is_some() { "conv2d+bn+add+relu" } else { "conv2d+bn+relu" };
         Tensor::from_op(name, y, &out_shape, &[], |_| vec![])
     }
+
+    /// Inference only: [`Tensor::conv2d_fused_eval`] without a shortcut,
+    /// then 2×2 max pooling with stride 2, each image pooled right after its
+    /// epilogue while it is in cache — bit for bit the ops one after the
+    /// other (a maximum is exact; ties and NaN as `max_pool2d`).
+    ///
+    /// # Panics
+    /// As [`Tensor::conv2d_fused_eval`]; also when the output is smaller than 2×2.
+    pub fn conv2d_fused_eval_max_pool(
+        &self,
+        weight: &Tensor<E>,
+        bias: Option<&Tensor<E>>,
+        cfg: Conv2dConfig,
+        epilogue: &ChannelEpilogue<E>,
+    ) -> Tensor<E> {
+        assert!(!crate::is_grad_enabled(), "conv2d_fused_eval_max_pool: inference only; call it inside no_grad");
+        let g = Geometry::new(&self.shape, &weight.shape, cfg);
+        assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval_max_pool: epilogue must have {} channels", g.c_out);
+        assert!(
+            g.oh >= 2 && g.ow >= 2,
+            "conv2d_fused_eval_max_pool: output {}×{} is smaller than the 2×2 window",
+            g.oh,
+            g.ow
+        );
+        let pooled = (g.oh / 2) * (g.ow / 2);
+        let mut y = conv2d_forward(&self.data, weight, bias, &g, |_, y_n| {
+            for (o, plane) in y_n.chunks_exact_mut(g.out_pixels()).enumerate() {
+                epilogue.apply(o, plane, None);
+            }
+            max_pool_2x2_to_front(y_n, g.c_out, g.oh, g.ow);
+        });
+        // each image's pooled planes are at the front of its slot: close the gaps
+        for n in 1..g.n {
+            y.copy_within(n * g.out_image()..n * g.out_image() + g.c_out * pooled, n * g.c_out * pooled);
+        }
+        y.truncate(g.n * g.c_out * pooled);
+        let shape = [g.n, g.c_out, g.oh / 2, g.ow / 2];
+        Tensor::from_op("conv2d+bn+relu+max_pool2d", y, &shape, &[], |_| vec![])
+    }
+}
+
+/// 2×2 max pooling (stride 2) of `channels` planes of h × w values, the
+/// pooled planes written one after the other from the front of `planes`,
+/// over the values they were computed from. Safe in place: output k of
+/// plane o goes to o·(h/2)(w/2) + k, never past an input still to be read.
+/// Taps in row-major order with a strict `>`, as `max_pool2d`.
+fn max_pool_2x2_to_front<E: Element>(planes: &mut [E], channels: usize, h: usize, w: usize) {
+    let (ph, pw) = (h / 2, w / 2);
+    for o in 0..channels {
+        for oy in 0..ph {
+            for ox in 0..pw {
+                let top = o * h * w + 2 * oy * w + 2 * ox;
+                let taps = [planes[top], planes[top + 1], planes[top + w], planes[top + w + 1]];
+                let mut best = taps[0];
+                for &v in &taps[1..] {
+                    best = if v > best { v } else { best };
+                }
+                planes[(o * ph + oy) * pw + ox] = best;
+            }
+        }
+    }
 }
 
 /// The fused training ops: batch norm then ReLU, and a residual block's tail.
@@ -166,16 +228,23 @@ impl<E: Element> Tensor<E> {
 pub struct FusedConvBn {
     conv: Conv2d,
     epilogue: ChannelEpilogue<f32>,
+    /// Whether a 2×2 max pooling with stride 2 follows (after the ReLU).
+    max_pool: bool,
 }
 
 impl Module for FusedConvBn {
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        x.conv2d_fused_eval(&self.conv.weight, self.conv.bias.as_ref(), self.conv.cfg, &self.epilogue, None)
+        let (conv, epilogue) = (&self.conv, &self.epilogue);
+        match self.max_pool {
+            true => x.conv2d_fused_eval_max_pool(&conv.weight, conv.bias.as_ref(), conv.cfg, epilogue),
+            false => x.conv2d_fused_eval(&conv.weight, conv.bias.as_ref(), conv.cfg, epilogue, None),
+        }
     }
 
     fn describe(&self) -> String {
         let relu = if self.epilogue.relu { " → ReLU" } else { "" };
-        format!("{} → BatchNorm{relu} (fused)", self.conv.describe())
+        let pool = if self.max_pool { " → MaxPool2d(2x2)" } else { "" };
+        format!("{} → BatchNorm{relu}{pool} (fused)", self.conv.describe())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -208,8 +277,9 @@ enum Purpose {
 
 /// `net` prepared for inference: in every [`Sequential`](super::Sequential) (nested ones
 /// too), each Conv2d followed by a BatchNorm in evaluation mode (and
-/// possibly a ReLU) becomes one [`FusedConvBn`]; every other layer is used
-/// as it is. Its `forward` runs without a graph.
+/// possibly a ReLU, and after it possibly a 2×2 max pooling with stride 2)
+/// becomes one [`FusedConvBn`]; every other layer is used as it is. Its
+/// `forward` runs without a graph.
 pub fn fuse_for_inference(net: &mut dyn Module) -> Fused<'_> {
     fuse(net, Purpose::Inference)
 }
@@ -249,13 +319,18 @@ fn fuse(net: &mut dyn Module, purpose: Purpose) -> Fused<'_> {
 }
 
 /// The fused layer for `layers[0..]` when they start with Conv2d →
-/// BatchNorm (evaluation mode, 2-D) [→ ReLU], and how many layers it covers.
+/// BatchNorm (evaluation mode, 2-D) [→ ReLU [→ MaxPool2d 2×2, stride 2]],
+/// and how many layers it covers.
 fn conv_bn_relu(layers: &mut [Box<dyn Module>]) -> Option<(FusedConvBn, usize)> {
     let [conv, bn, rest @ ..] = layers else { return None };
     let conv = conv.as_any_mut().downcast_mut::<Conv2d>()?.clone();
     let relu = rest.first_mut().is_some_and(|l| l.as_any_mut().is::<ReLU>());
     let epilogue = bn.as_any_mut().downcast_mut::<BatchNorm>()?.eval_epilogue(relu)?;
-    Some((FusedConvBn { conv, epilogue }, if relu { 3 } else { 2 }))
+    let pool_2x2 = |l: &mut Box<dyn Module>| {
+        l.as_any_mut().downcast_mut::<MaxPool2d>().is_some_and(|p| p.0 == Pool2dConfig::new(2))
+    };
+    let max_pool = relu && rest.get_mut(1).is_some_and(pool_2x2);
+    Some((FusedConvBn { conv, epilogue, max_pool }, 2 + usize::from(relu) + usize::from(max_pool)))
 }
 
 /// Whether `layers[0..]` start with BatchNorm in training mode → ReLU.

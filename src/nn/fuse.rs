@@ -263,7 +263,7 @@ pub struct Fused<'a> {
 
 enum Step<'a> {
     Layer(&'a mut dyn Module),
-    ConvBn(FusedConvBn),
+    ConvBn(Box<FusedConvBn>),
     BnRelu(&'a mut BatchNorm),
     Chain(Fused<'a>),
 }
@@ -300,7 +300,7 @@ fn fuse(net: &mut dyn Module, purpose: Purpose) -> Fused<'_> {
     while !rest.is_empty() {
         if purpose == Purpose::Inference {
             if let Some((fused, covered)) = conv_bn_relu(rest) {
-                steps.push(Step::ConvBn(fused));
+                steps.push(Step::ConvBn(Box::new(fused)));
                 rest = &mut rest[covered..];
                 continue;
             }

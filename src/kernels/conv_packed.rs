@@ -25,6 +25,10 @@
 //! vector width: both kernel sets give the same bits, on any number of
 //! threads. The tests check that against a scalar loop in that order.
 
+// On other CPUs than x86-64 only the dispatch below is live: it answers
+// `None` and the caller takes im2col + sgemm.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_imports))]
+
 use super::simd::{Avx2, Avx512, Simd};
 use super::KernelSet;
 use crate::tensor::conv_shape::{Conv2dConfig, Geometry};
@@ -225,11 +229,13 @@ fn runs(g: &Geometry) -> Vec<Run> {
     }
 }
 
-/// Floats per vector register of a kernel set with vectors.
+/// Floats per vector register of a kernel set with vectors: `Avx512::LANES`
+/// and `Avx2::LANES`, written out because those exist on x86-64 only (the
+/// tests check that they agree).
 fn lanes(set: KernelSet) -> usize {
     match set {
-        KernelSet::Avx512 => Avx512::LANES,
-        _ => Avx2::LANES,
+        KernelSet::Avx512 => 16,
+        _ => 8,
     }
 }
 
@@ -273,6 +279,7 @@ pub(crate) fn pack(weight: &[f32], g: &Geometry, set: KernelSet) -> Packed {
 /// space from [`ChannelsLast::new`]: for each block of output channels and
 /// each tile of output pixels, the micro-kernel sums over all taps and the
 /// tile is written into Y's planes.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, image: &mut ChannelsLast, y: &mut [f32]) {
     debug_assert_eq!(g.cfg.groups, 1);
     // SAFETY: `packed.set` came from `kernel_set()`, which checked the CPU.
@@ -479,6 +486,7 @@ impl WeightGrad {
     }
 
     /// Adds image `x`'s contribution, given its ∂L/∂Y `dy`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub(crate) fn add_image(&mut self, x: &[f32], dy: &[f32], g: &Geometry) {
         // SAFETY: `self.set` came from `kernel_set()`, which checked the CPU.
         match self.set {

@@ -126,6 +126,7 @@ impl Simd for Avx512 {
 }
 
 /// The mask of the first `n` of 16 lanes.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn mask16(n: usize) -> u16 {
     if n >= 16 {

@@ -19,6 +19,14 @@ fn sets() -> Vec<KernelSet> {
     sets
 }
 
+/// `lanes` writes the vector widths out; they must be the kernel sets' own.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn lanes_are_the_kernel_sets_widths() {
+    assert_eq!(lanes(KernelSet::Avx512), Avx512::LANES);
+    assert_eq!(lanes(KernelSet::Avx2), Avx2::LANES);
+}
+
 /// Geometries that exercise every path: channel counts below, at and past
 /// the vector widths and block sizes, stride, padding, dilation, maps
 /// smaller and larger than a pixel group, 1×1 kernels.

@@ -74,9 +74,7 @@ impl<E: Element> Tensor<E> {
         epilogue: &ChannelEpilogue<E>,
         shortcut: Option<&Tensor<E>>,
     ) -> Tensor<E> {
-        assert!(!crate::is_grad_enabled(), "conv2d_fused_eval: inference only; call it inside no_grad");
-        let g = Geometry::new(&self.shape, &weight.shape, cfg);
-        assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval: epilogue must have {} channels", g.c_out);
+        let g = self.fused_eval_geometry("conv2d_fused_eval", weight, cfg, epilogue);
         let out_shape = [g.n, g.c_out, g.oh, g.ow];
         if let Some(r) = shortcut {
             assert_eq!(
@@ -110,9 +108,7 @@ impl<E: Element> Tensor<E> {
         cfg: Conv2dConfig,
         epilogue: &ChannelEpilogue<E>,
     ) -> Tensor<E> {
-        assert!(!crate::is_grad_enabled(), "conv2d_fused_eval_max_pool: inference only; call it inside no_grad");
-        let g = Geometry::new(&self.shape, &weight.shape, cfg);
-        assert_eq!(epilogue.mean.len(), g.c_out, "conv2d_fused_eval_max_pool: epilogue must have {} channels", g.c_out);
+        let g = self.fused_eval_geometry("conv2d_fused_eval_max_pool", weight, cfg, epilogue);
         assert!(
             g.oh >= 2 && g.ow >= 2,
             "conv2d_fused_eval_max_pool: output {}×{} is smaller than the 2×2 window",
@@ -133,6 +129,24 @@ impl<E: Element> Tensor<E> {
         y.truncate(g.n * g.c_out * pooled);
         let shape = [g.n, g.c_out, g.oh / 2, g.ow / 2];
         Tensor::from_op("conv2d+bn+relu+max_pool2d", y, &shape, &[], |_| vec![])
+    }
+}
+
+impl<E: Element> Tensor<E> {
+    /// The checks both fused inference ops start with (no graph is being
+    /// recorded, the epilogue has a value per output channel) and the
+    /// convolution's geometry; `op` names the op in the panic messages.
+    fn fused_eval_geometry(
+        &self,
+        op: &str,
+        weight: &Tensor<E>,
+        cfg: Conv2dConfig,
+        epilogue: &ChannelEpilogue<E>,
+    ) -> Geometry {
+        assert!(!crate::is_grad_enabled(), "{op}: inference only; call it inside no_grad");
+        let g = Geometry::new(&self.shape, &weight.shape, cfg);
+        assert_eq!(epilogue.mean.len(), g.c_out, "{op}: epilogue must have {} channels", g.c_out);
+        g
     }
 }
 

@@ -166,8 +166,15 @@ impl Simd for Avx2 {
     }
     #[inline(always)]
     unsafe fn add_to_first(p: *mut f32, n: usize, v: __m256) {
-        let mask = mask8(n);
-        unsafe { _mm256_maskstore_ps(p, mask, _mm256_add_ps(v, _mm256_maskload_ps(p, mask))) }
+        // SAFETY: the caller's contract: the first n floats at p are ours.
+        unsafe {
+            if n == 8 {
+                _mm256_storeu_ps(p, _mm256_add_ps(v, _mm256_loadu_ps(p)));
+            } else {
+                let mask = mask8(n);
+                _mm256_maskstore_ps(p, mask, _mm256_add_ps(v, _mm256_maskload_ps(p, mask)));
+            }
+        }
     }
     /// Interleave pairs of rows (32-bit), then pairs of pairs (64-bit),
     /// then swap 128-bit halves.

@@ -265,3 +265,16 @@ fn fill(image: &mut ChannelsLast, x: &[f32], g: &Geometry, set: KernelSet) {
         _ => unreachable!(),
     }
 }
+
+/// On AVX2 the weight gradient takes 4-row tiles where panels of 6 rows
+/// would waste more (16 and 32 channels), 6 elsewhere; the geometries
+/// above cover both heights, each with a partly empty last panel.
+#[test]
+fn weight_grad_tile_heights() {
+    assert_eq!([3, 16, 32, 64, 128].map(|c| rows_per_tile(KernelSet::Avx2, c)), [4, 4, 4, 6, 6]);
+    assert_eq!(rows_per_tile(KernelSet::Avx512, 16), 8);
+    let rows: Vec<(usize, usize)> =
+        geometries().iter().map(|g| (g.c_out, rows_per_tile(KernelSet::Avx2, g.c_out))).collect();
+    assert!(rows.iter().any(|&(c, r)| r == 4 && c % 4 != 0), "{rows:?}");
+    assert!(rows.iter().any(|&(c, r)| r == 6 && c % 6 != 0), "{rows:?}");
+}

@@ -166,6 +166,8 @@ impl Simd for Avx2 {
     }
     #[inline(always)]
     unsafe fn add_to_first(p: *mut f32, n: usize, v: __m256) {
+        // A masked store (vmaskmovps) is microcoded on AMD cores, many times
+        // slower than a plain one: whole vectors take the plain store.
         // SAFETY: the caller's contract: the first n floats at p are ours.
         unsafe {
             if n == 8 {

@@ -130,9 +130,7 @@ impl<E: Element> Tensor<E> {
         let shape = [g.n, g.c_out, g.oh / 2, g.ow / 2];
         Tensor::from_op("conv2d+bn+relu+max_pool2d", y, &shape, &[], |_| vec![])
     }
-}
 
-impl<E: Element> Tensor<E> {
     /// The checks both fused inference ops start with (no graph is being
     /// recorded, the epilogue has a value per output channel) and the
     /// convolution's geometry; `op` names the op in the panic messages.

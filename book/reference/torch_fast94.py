@@ -14,7 +14,9 @@ eval: loads a cnnlab fastcnn checkpoint with load_state_dict(strict=True), norma
   statistics in its metadata and prints the test accuracy with one view and with six.
 
 bench: training steps (forward, backward, Nesterov SGD) and inference batches of fastcnn per second on
-  random 3x32x32 data, as `cnnlab bench --model fastcnn --batch 1024 --steps 3` measures them.
+  random 3x32x32 data, as `cnnlab bench --model fastcnn --batch 1024 --steps 3` measures them; it
+  prints the vector instructions PyTorch's own kernels use (ONEDNN_MAX_CPU_ISA=AVX2
+  ATEN_CPU_CAPABILITY=avx2 runs it as on a CPU without AVX-512).
 
 usage (from the project root; needs torch, safetensors and pillow):
     python3 book/reference/torch_fast94.py ../shared/data/cifar10-jpg.tar.gz train SEED THREADS
@@ -247,7 +249,7 @@ def bench(batch, steps, threads):
             model(x)
         infer = batch * steps / (time.time() - started)
     print(f"fastcnn batch {batch}, {threads} threads: {train:.1f} training images/s, {infer:.1f} inference images/s "
-          f"(PyTorch {torch.__version__})")
+          f"(PyTorch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()})")
 
 
 def main():

@@ -15,7 +15,10 @@ usage (from the project root; needs torch, safetensors and pillow):
     python3 book/reference/torch_resnet20.py ../shared/data/cifar10-jpg.tar.gz eval runs/NAME/best.safetensors
     python3 book/reference/torch_resnet20.py - bench BATCH STEPS THREADS
 bench: training steps (forward, backward, Nesterov SGD) and inference batches per second on random
-  3x32x32 data, as `cnnlab bench --model resnet20 --batch BATCH --steps STEPS` measures them.
+  3x32x32 data, as `cnnlab bench --model resnet20 --batch BATCH --steps STEPS` measures them; it
+  prints the vector instructions PyTorch's own kernels use. To run PyTorch as it runs on a CPU
+  without AVX-512 (against `CNNLAB_KERNELS=avx2`), limit both oneDNN and ATen:
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python3 book/reference/torch_resnet20.py - bench 128 20 2
 The JPEGs are decoded by PIL here and by the image crate in cnnlab, so pixels can differ by a level.
 """
 import io, json, math, sys, tarfile, time
@@ -177,7 +180,7 @@ def bench(batch, steps, threads):
             model(x)
         infer = batch * steps / (time.time() - started)
     print(f"resnet20 batch {batch}, {threads} threads: {train:.1f} training images/s, {infer:.1f} inference images/s "
-          f"(PyTorch {torch.__version__})")
+          f"(PyTorch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()})")
 
 
 def main():

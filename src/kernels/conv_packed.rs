@@ -34,6 +34,7 @@ use super::KernelSet;
 use crate::tensor::conv_shape::{Conv2dConfig, Geometry};
 use crate::tensor::Element;
 use std::any::TypeId;
+use tiles::Tiles;
 
 /// Images per partial weight gradient; fixed so results do not depend on the thread count.
 const WEIGHT_GRAD_CHUNK: usize = 8;
@@ -315,7 +316,7 @@ unsafe fn forward_image_avx2(x: &[f32], packed: &Packed, g: &Geometry, image: &m
 /// # Safety
 /// The CPU must have S's features.
 #[inline(always)]
-unsafe fn forward_image_with<S: Simd>(
+unsafe fn forward_image_with<S: Tiles>(
     x: &[f32],
     packed: &Packed,
     g: &Geometry,
@@ -353,7 +354,7 @@ type BlockArgs<'a> = (&'a [f32], &'a [Run], &'a Geometry, &'a ChannelsLast, usiz
 /// # Safety
 /// The CPU must have S's features.
 #[inline(always)]
-unsafe fn forward_block<S: Simd, const P: usize, const V: usize>(args: BlockArgs) {
+unsafe fn forward_block<S: Tiles, const P: usize, const V: usize>(args: BlockArgs) {
     let (weights, runs, g, image, row_step, channels, planes) = args;
     let (p, l) = (g.out_pixels(), S::LANES);
     // [pixel][vector][lane]; the kernel overwrites the rows of each group's
@@ -368,7 +369,7 @@ unsafe fn forward_block<S: Simd, const P: usize, const V: usize>(args: BlockArgs
             let tile = tile.try_into().expect("P pixels");
             // SAFETY: every receptive field lies inside the padded image (the
             // output size was computed from it) and `weights` holds k·2L floats.
-            unsafe { forward_kernel::<S, P, V>(weights, &image.data, &corners, runs, g.kh, row_step, tile) };
+            unsafe { S::forward_tile::<P, V>((weights, &image.data, &corners, runs, g.kh, row_step, tile)) };
         }
         let flat = tiles.as_flattened().as_flattened();
         for s0 in (0..group).step_by(l) {
@@ -393,6 +394,12 @@ unsafe fn forward_block<S: Simd, const P: usize, const V: usize>(args: BlockArgs
 }
 // ANCHOR_END: forward_image
 
+/// What [`forward_kernel`] reads and writes: the block's packed weights,
+/// the image, the tile's P receptive-field corners, the runs, kh, the
+/// kernel-row step and the tile.
+type KernelArgs<'a, const P: usize, const V: usize> =
+    (&'a [f32], &'a [f32], &'a [usize; P], &'a [Run], usize, usize, &'a mut [[[f32; 16]; V]; P]);
+
 // ANCHOR: kernel
 /// tile[r, o] = Σ over taps t of x_r[t] · w[t, o] for P pixels r (their
 /// receptive fields start at `corners[r]` in `image`; kernel row i is
@@ -402,15 +409,8 @@ unsafe fn forward_block<S: Simd, const P: usize, const V: usize>(args: BlockArgs
 /// The CPU must have S's features; `w` holds (number of taps)·2L floats and
 /// every pixel's receptive field lies inside `image`.
 #[inline(always)]
-unsafe fn forward_kernel<S: Simd, const P: usize, const V: usize>(
-    w: &[f32],
-    image: &[f32],
-    corners: &[usize; P],
-    runs: &[Run],
-    kh: usize,
-    row_step: usize,
-    tile: &mut [[[f32; 16]; V]; P],
-) {
+unsafe fn forward_kernel<S: Simd, const P: usize, const V: usize>(args: KernelArgs<P, V>) {
+    let (w, image, corners, runs, kh, row_step, tile) = args;
     let nr = 2 * S::LANES;
     // SAFETY (whole body): the caller guarantees the weights and receptive fields are in bounds.
     unsafe {
@@ -554,7 +554,7 @@ unsafe fn add_image_avx2<const MR: usize>(sum: &mut WeightGrad, x: &[f32], dy: &
 /// # Safety
 /// The CPU must have S's features.
 #[inline(always)]
-unsafe fn add_image_with<S: Simd, const MR: usize, const VM: usize>(
+unsafe fn add_image_with<S: Tiles, const MR: usize, const VM: usize>(
     sum: &mut WeightGrad,
     x: &[f32],
     dy: &[f32],
@@ -589,12 +589,12 @@ unsafe fn add_image_with<S: Simd, const MR: usize, const VM: usize>(
                     // `out` holds `rows` rows of stride ldc.
                     unsafe {
                         match (width.div_ceil(l), width % l == 0) {
-                            (1, true) => weight_grad_kernel::<S, MR, 1, true>(args),
-                            (1, false) => weight_grad_kernel::<S, MR, 1, false>(args),
-                            (2, true) => weight_grad_kernel::<S, MR, 2, true>(args),
-                            (2, false) => weight_grad_kernel::<S, MR, 2, false>(args),
-                            (_, true) => weight_grad_kernel::<S, MR, 3, true>(args),
-                            (_, false) => weight_grad_kernel::<S, MR, 3, false>(args),
+                            (1, true) => S::weight_grad_tile::<MR, 1, true>(args),
+                            (1, false) => S::weight_grad_tile::<MR, 1, false>(args),
+                            (2, true) => S::weight_grad_tile::<MR, 2, true>(args),
+                            (2, false) => S::weight_grad_tile::<MR, 2, false>(args),
+                            (_, true) => S::weight_grad_tile::<MR, 3, true>(args),
+                            (_, false) => S::weight_grad_tile::<MR, 3, false>(args),
                         }
                     }
                 }
@@ -701,3 +701,4 @@ unsafe fn load<S: Simd, const FULL: bool>(p: *const f32, n: usize) -> S::V {
 mod phases;
 #[cfg(test)]
 mod tests;
+mod tiles;

@@ -34,6 +34,7 @@ use super::KernelSet;
 use crate::tensor::conv_shape::{Conv2dConfig, Geometry};
 use crate::tensor::Element;
 use std::any::TypeId;
+use std::mem::MaybeUninit;
 use tiles::Tiles;
 
 /// Images per partial weight gradient; fixed so results do not depend on the thread count.
@@ -58,17 +59,14 @@ pub(crate) fn forward<E: Element>(
     let (x_f32, weight) = (as_f32(x)?, as_f32(weight)?);
     let packed = pack(weight, g, set);
     let (in_img, out_img) = (g.in_image(), g.out_image());
-    let y = super::zeroed_chunks(
-        g.n * out_img,
-        out_img,
-        || ChannelsLast::new(g),
-        |image, n, y_n: &mut [E]| {
-            let y_f32 = as_f32_mut(y_n).expect("E is f32");
-            forward_image(&x_f32[n * in_img..(n + 1) * in_img], &packed, g, image, y_f32);
-            finish(n, y_n)
-        },
-    );
-    Some(y)
+    let compute = |image: &mut ChannelsLast, n: usize, y_n: &mut [MaybeUninit<E>]| {
+        let y_f32 = as_f32_uninit(y_n).expect("E is f32");
+        forward_image(&x_f32[n * in_img..(n + 1) * in_img], &packed, g, image, y_f32);
+        // SAFETY: `forward_image` wrote every value of the image's output.
+        finish(n, unsafe { assume_init(y_n) })
+    };
+    // SAFETY: `compute` initialises every value (above).
+    Some(unsafe { super::written_chunks(g.n * out_img, out_img, || ChannelsLast::new(g), compute) })
 }
 
 /// ∂L/∂W for the whole batch when the packed kernels take the convolution:
@@ -141,11 +139,27 @@ fn as_f32<E: Element>(s: &[E]) -> Option<&[f32]> {
         .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
 }
 
-/// The mutable slice as `f32` when `E` is `f32`.
-fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
+/// The uninitialised slice as `f32` slots when `E` is `f32`.
+fn as_f32_uninit<E: Element>(s: &mut [MaybeUninit<E>]) -> Option<&mut [MaybeUninit<f32>]> {
     // SAFETY: E is f32 exactly when the type ids agree.
     (TypeId::of::<E>() == TypeId::of::<f32>())
         .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
+}
+
+/// Initialised values seen as slots, for [`forward_image`] to overwrite.
+fn as_slots(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; the slots are only ever written with f32 values,
+    // so the values stay initialised.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
+}
+
+/// The slots as values, once every one has been written.
+///
+/// # Safety
+/// Every slot must be initialised.
+unsafe fn assume_init<E>(s: &mut [MaybeUninit<E>]) -> &mut [E] {
+    // SAFETY: MaybeUninit<E> has E's layout, and the caller says every slot holds a value.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
 }
 
 /// A `Vec<f32>` as `Vec<E>`, called only when `E` is `f32`.
@@ -281,7 +295,13 @@ pub(crate) fn pack(weight: &[f32], g: &Geometry, set: KernelSet) -> Packed {
 /// each tile of output pixels, the micro-kernel sums over all taps and the
 /// tile is written into Y's planes.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, image: &mut ChannelsLast, y: &mut [f32]) {
+pub(crate) fn forward_image(
+    x: &[f32],
+    packed: &Packed,
+    g: &Geometry,
+    image: &mut ChannelsLast,
+    y: &mut [MaybeUninit<f32>],
+) {
     debug_assert_eq!(g.cfg.groups, 1);
     // SAFETY: `packed.set` came from `kernel_set()`, which checked the CPU.
     match packed.set {
@@ -295,13 +315,25 @@ pub(crate) fn forward_image(x: &[f32], packed: &Packed, g: &Geometry, image: &mu
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn forward_image_avx512(x: &[f32], packed: &Packed, g: &Geometry, image: &mut ChannelsLast, y: &mut [f32]) {
+unsafe fn forward_image_avx512(
+    x: &[f32],
+    packed: &Packed,
+    g: &Geometry,
+    image: &mut ChannelsLast,
+    y: &mut [MaybeUninit<f32>],
+) {
     unsafe { forward_image_with::<Avx512>(x, packed, g, image, y) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn forward_image_avx2(x: &[f32], packed: &Packed, g: &Geometry, image: &mut ChannelsLast, y: &mut [f32]) {
+unsafe fn forward_image_avx2(
+    x: &[f32],
+    packed: &Packed,
+    g: &Geometry,
+    image: &mut ChannelsLast,
+    y: &mut [MaybeUninit<f32>],
+) {
     unsafe { forward_image_with::<Avx2>(x, packed, g, image, y) }
 }
 
@@ -321,7 +353,7 @@ unsafe fn forward_image_with<S: Tiles>(
     packed: &Packed,
     g: &Geometry,
     image: &mut ChannelsLast,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     unsafe { image.fill::<S>(x, g) };
     let (k, p, nr, wide) = (g.col_rows(), g.out_pixels(), packed.nr, S::LANES == 16);
@@ -345,7 +377,7 @@ unsafe fn forward_image_with<S: Tiles>(
 /// What [`forward_block`] reads and writes: the block's packed weights, the
 /// runs, the geometry, the image, its kernel-row step, the block's number
 /// of channels and Y from the block's first plane on.
-type BlockArgs<'a> = (&'a [f32], &'a [Run], &'a Geometry, &'a ChannelsLast, usize, usize, &'a mut [f32]);
+type BlockArgs<'a> = (&'a [f32], &'a [Run], &'a Geometry, &'a ChannelsLast, usize, usize, &'a mut [MaybeUninit<f32>]);
 
 /// The output planes of one block of `channels` ≤ V·L output channels, in
 /// tiles of P pixels × V vectors, [`GROUP`] pixels at a time; each full
@@ -381,11 +413,13 @@ unsafe fn forward_block<S: Tiles, const P: usize, const V: usize>(args: BlockArg
                     let src = flat[s0 * 16 * V + 16 * v..].as_ptr();
                     // SAFETY: L rows of L floats, 16·V apart, from `flat`; each
                     // destination row is L pixels of a plane of this block.
-                    unsafe { S::transpose(src, 16 * V, planes.as_mut_ptr(), &offsets[..l]) };
+                    unsafe { S::transpose(src, 16 * V, planes.as_mut_ptr().cast(), &offsets[..l]) };
                 } else {
                     for c in 0..in_block {
                         let plane = &mut planes[(l * v + c) * p + q0 + s0..][..pixels];
-                        plane.iter_mut().zip(&tiles[s0..]).for_each(|(y, t)| *y = t[v][c]);
+                        plane.iter_mut().zip(&tiles[s0..]).for_each(|(y, t)| {
+                            y.write(t[v][c]);
+                        });
                     }
                 }
             }

@@ -25,7 +25,9 @@ pub(crate) mod lane_sums;
 pub(crate) mod parallel;
 mod simd;
 
-pub(crate) use parallel::{add_assign, fill_chunks, map, sum_in_order, zeroed_chunks, zeros, zip3_map, zip_map};
+pub(crate) use parallel::{
+    add_assign, fill_chunks, map, sum_in_order, written_chunks, zeroed_chunks, zeros, zip3_map, zip_map,
+};
 
 // ANCHOR: kernel_set
 /// Which vector instructions the kernels use. Detected once per process;

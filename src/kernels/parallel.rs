@@ -81,6 +81,28 @@ pub(crate) fn zeroed_chunks<E: Element, S>(
     out
 }
 
+/// As [`zeroed_chunks`], for kernels that write every value of their chunk:
+/// `compute(scratch, i, chunk)` gets the chunk uninitialised, so the output
+/// is written once instead of zeroed first and then written (for the packed
+/// convolution's forward pass that zeroing was 4% of ResNet-20's inference).
+///
+/// # Safety
+/// `compute` must initialise every value of the chunk it is given.
+pub(crate) unsafe fn written_chunks<E: Send, S>(
+    len: usize,
+    chunk: usize,
+    init: impl Fn() -> S + Sync + Send,
+    compute: impl Fn(&mut S, usize, &mut [std::mem::MaybeUninit<E>]) + Sync + Send,
+) -> Vec<E> {
+    let mut out = Vec::with_capacity(len);
+    let chunks = out.spare_capacity_mut()[..len].par_chunks_mut(chunk.max(1));
+    chunks.enumerate().for_each_init(init, |scratch, (i, slots)| compute(scratch, i, slots));
+    // SAFETY: the caller's `compute` initialised every chunk (a panic in any
+    // of them reaches us before this line).
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// Values per parallel chunk of the element-wise helpers below.
 const CHUNK: usize = PARALLEL_MIN / 4;
 

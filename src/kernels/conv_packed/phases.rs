@@ -13,7 +13,7 @@
 //! convolution and nothing more. The im2col path instead multiplies
 //! Wᵀ · ∂L/∂Y into a column matrix and adds it back with col2im.
 
-use super::{forward_image, pack, ChannelsLast, Packed};
+use super::{as_slots, forward_image, pack, ChannelsLast, Packed};
 use crate::kernels::{zeroed_chunks, KernelSet};
 use crate::tensor::conv_shape::{Conv2dConfig, Geometry};
 
@@ -111,7 +111,7 @@ pub(super) fn input_grad(dy: &[f32], weight: &[f32], g: &Geometry, set: KernelSe
     zeroed_chunks(g.n * in_img, in_img, scratch, |buffers, n, dx_n| {
         let dy_n = &dy[n * out_img..(n + 1) * out_img];
         for (phase, (image, out)) in phases.iter().zip(buffers.iter_mut()) {
-            forward_image(dy_n, &phase.packed, &phase.geometry, image, out);
+            forward_image(dy_n, &phase.packed, &phase.geometry, image, as_slots(out));
             phase.scatter(out, g, dx_n);
         }
     })

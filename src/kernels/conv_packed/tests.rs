@@ -122,7 +122,7 @@ fn packed_forward_is_bit_for_bit_the_sum_in_kernel_order_on_every_kernel_set() {
             let mut image = ChannelsLast::new(&g);
             let mut y = vec![f32::NAN; g.n * g.out_image()];
             for (n, y_n) in y.chunks_exact_mut(g.out_image()).enumerate() {
-                forward_image(&x[n * g.in_image()..(n + 1) * g.in_image()], &packed, &g, &mut image, y_n);
+                forward_image(&x[n * g.in_image()..(n + 1) * g.in_image()], &packed, &g, &mut image, as_slots(y_n));
             }
             assert_eq!(bits(&y), bits(&forward_in_kernel_order(&x, &w, &g)), "{set:?} {g:?}");
         }

@@ -44,6 +44,21 @@ impl Tiles for Avx512 {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn forward_tile_avx512<const P: usize, const V: usize>(args: KernelArgs<P, V>) {
+    unsafe { forward_kernel::<Avx512, P, V>(args) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn weight_grad_tile_avx512<const MR: usize, const V: usize, const FULL: bool>(args: TileArgs) {
+    unsafe { weight_grad_kernel::<Avx512, MR, V, FULL>(args) }
+}
+
+// ANCHOR: tiles
+#[cfg(target_arch = "x86_64")]
 impl Tiles for Avx2 {
     #[inline(always)]
     unsafe fn forward_tile<const P: usize, const V: usize>(args: KernelArgs<P, V>) {
@@ -58,24 +73,10 @@ impl Tiles for Avx2 {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline(never)]
-unsafe fn forward_tile_avx512<const P: usize, const V: usize>(args: KernelArgs<P, V>) {
-    unsafe { forward_kernel::<Avx512, P, V>(args) }
-}
-
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline(never)]
 unsafe fn forward_tile_avx2<const P: usize, const V: usize>(args: KernelArgs<P, V>) {
     unsafe { forward_kernel::<Avx2, P, V>(args) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline(never)]
-unsafe fn weight_grad_tile_avx512<const MR: usize, const V: usize, const FULL: bool>(args: TileArgs) {
-    unsafe { weight_grad_kernel::<Avx512, MR, V, FULL>(args) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -84,3 +85,4 @@ unsafe fn weight_grad_tile_avx512<const MR: usize, const V: usize, const FULL: b
 unsafe fn weight_grad_tile_avx2<const MR: usize, const V: usize, const FULL: bool>(args: TileArgs) {
     unsafe { weight_grad_kernel::<Avx2, MR, V, FULL>(args) }
 }
+// ANCHOR_END: tiles

@@ -579,7 +579,8 @@ unsafe fn add_image_avx2<const MR: usize>(sum: &mut WeightGrad, x: &[f32], dy: &
 /// up to VM vectors: MR·VM accumulators plus VM loaded vectors and one
 /// broadcast must fit in the registers (8 × 3 of AVX-512's 32, 6 × 2 or
 /// 4 × 2 of AVX2's 16; 4 × 3 would fit exactly, but the compiler then
-/// spills accumulators and it runs at half speed). A run of kw·C pairs is
+/// spills accumulators and it runs at half speed, even as a function of its
+/// own, [`tiles`]). A run of kw·C pairs is
 /// cut into pieces of VM·L, the last one shorter: 16 channels at kw = 3
 /// are 48 pairs, one piece of three AVX-512 vectors (in pieces of two it
 /// would be 32 + 16, and the second piece would multiply zeros half the

@@ -293,7 +293,8 @@ pub(crate) fn pack(weight: &[f32], g: &Geometry, set: KernelSet) -> Packed {
 /// Y = W ⊛ x for one image (`groups` must be 1), `image` being scratch
 /// space from [`ChannelsLast::new`]: for each block of output channels and
 /// each tile of output pixels, the micro-kernel sums over all taps and the
-/// tile is written into Y's planes.
+/// tile is written into Y's planes. Every value of `y` is written (it may
+/// come in uninitialised; the tests fill it with NaN and compare every bit).
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 pub(crate) fn forward_image(
     x: &[f32],

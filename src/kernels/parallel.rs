@@ -66,23 +66,20 @@ pub(crate) fn zeroed_chunks<E: Element, S>(
     init: impl Fn() -> S + Sync + Send,
     compute: impl Fn(&mut S, usize, &mut [E]) + Sync + Send,
 ) -> Vec<E> {
-    let mut out = Vec::with_capacity(len);
-    let chunks = out.spare_capacity_mut()[..len].par_chunks_mut(chunk.max(1));
-    chunks.enumerate().for_each_init(init, |scratch, (i, slots)| {
+    let zero_then_compute = |scratch: &mut S, i: usize, slots: &mut [std::mem::MaybeUninit<E>]| {
         write_all(slots, std::iter::repeat(E::ZERO));
         // SAFETY: `write_all` initialised every slot (it panics otherwise),
         // and MaybeUninit<E> has the layout of E.
         let values = unsafe { &mut *(slots as *mut [std::mem::MaybeUninit<E>] as *mut [E]) };
         compute(scratch, i, values);
-    });
-    // SAFETY: every chunk was initialised above (a panic in any of them
-    // reaches us before this line).
-    unsafe { out.set_len(len) };
-    out
+    };
+    // SAFETY: `zero_then_compute` initialises every slot before `compute` sees it.
+    unsafe { written_chunks(len, chunk, init, zero_then_compute) }
 }
 
-/// As [`zeroed_chunks`], for kernels that write every value of their chunk:
-/// `compute(scratch, i, chunk)` gets the chunk uninitialised, so the output
+/// The parallel driver under [`zeroed_chunks`], for kernels that write
+/// every value of their chunk themselves: `compute(scratch, i, chunk)` gets
+/// the chunk uninitialised, so the output
 /// is written once instead of zeroed first and then written (for the packed
 /// convolution's forward pass the zeroing took 4% of ResNet-20's inference
 /// in the profile; about half of it came back as the kernel's first writes

@@ -208,3 +208,26 @@ fn erf_and_gelu_match_closed_forms() {
         assert!((*got as f64 - want).abs() < 1e-6, "f32 gelu: {got} vs {want}");
     }
 }
+
+#[test]
+fn the_f32_gaussian_matches_exp_to_a_few_units_in_the_last_place() {
+    use cnnlab::Element;
+    // every 1/4096 from 0 to 10, both signs: e^(−x²) from 1 down past f32's smallest normal;
+    // against e^y in f64 with y = −x² rounded to f32 as the function rounds it (that rounding
+    // alone moves e^y by up to |y|·6e-8, 5e-6 at y = −87, in any f32 implementation)
+    let mut worst: f64 = 0.0;
+    for i in 0..=40_960 {
+        for x in [i as f32 / 4096.0, -(i as f32) / 4096.0] {
+            let (got, want) = (Element::gauss(x) as f64, ((-(x * x)) as f64).exp());
+            if want < 1.7e-38 {
+                assert!(got == 0.0 || (got - want).abs() < 1e-38, "gauss({x}) = {got}, want {want}");
+                continue;
+            }
+            worst = worst.max(((got - want) / want).abs());
+        }
+    }
+    assert!(worst < 1.5e-7, "largest relative error {worst}");
+    assert_eq!(Element::gauss(f32::INFINITY), 0.0);
+    assert!(Element::gauss(f32::NAN).is_nan());
+    assert_eq!(Element::gauss(0.0f32), 1.0);
+}

@@ -87,13 +87,13 @@ impl<E: Element> Tensor<E> {
     /// GELU(x) = x·Φ(x), Φ the standard normal CDF: Φ(x) = ½(1 + erf(x/√2))
     /// (Hendrycks & Gimpel 2016; PyTorch's `nn.GELU()`, the exact form).
     /// d/dx = Φ(x) + x·φ(x), with the density φ(x) = e^(−x²/2)/√(2π).
-    /// Φ(x) is kept from the forward pass for the backward one.
+    /// The backward pass computes Φ(x) again rather than keeping it: one
+    /// more erf per value is cheaper than writing and rereading a tensor.
     pub fn gelu(&self) -> Tensor<E> {
-        let cdf = Arc::new(map(&self.data, normal_cdf));
-        let y = Tensor::from_vec(zip_map(&self.data, &cdf, |x, phi| x * phi), &self.shape);
+        let y = Tensor::from_vec(map(&self.data, |x| x * normal_cdf(x)), &self.shape);
         let x_saved = Arc::clone(&self.data);
         y.recorded("gelu", &[self], move |g| {
-            let dx = zip3_map(&g.data, &x_saved, &cdf, |g, x, phi| g * (phi + x * normal_pdf(x)));
+            let dx = zip_map(&g.data, &x_saved, |g, x| g * (normal_cdf(x) + x * normal_pdf(x)));
             vec![Some(Tensor::from_vec(dx, &g.shape))]
         })
     }
@@ -118,10 +118,10 @@ fn normal_cdf<E: Element>(x: E) -> E {
     half * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
 }
 
-/// φ(x) = e^(−x²/2)/√(2π), the standard normal density.
+/// φ(x) = e^(−x²/2)/√(2π) = e^(−(x/√2)²)/√(2π), the standard normal density.
 fn normal_pdf<E: Element>(x: E) -> E {
     let inv_sqrt_2pi = E::from_f64(1.0 / (2.0 * std::f64::consts::PI).sqrt());
-    inv_sqrt_2pi * (-(x * x) * E::from_f64(0.5)).exp()
+    inv_sqrt_2pi * (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).gauss()
 }
 
 /// The logistic function, computed without overflow for large |x|.

@@ -174,7 +174,7 @@ pub fn gauss_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // 355/512, exact in 9 bits
     const LN2_LO: f32 = -2.121_944_4e-4; // ln 2 − LN2_HI
     const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding and subtracting it rounds to an integer
-    const P: [f32; 6] = [5.000_000_1e-1, 1.666_666_5e-1, 4.166_579_6e-2, 8.333_452e-3, 1.398_2e-3, 1.987_569_1e-4];
+    const P: [f32; 6] = [0.5, 1.666_666_5e-1, 4.166_579_6e-2, 8.333_452e-3, 1.398_2e-3, 1.987_569_1e-4];
     let y = -(x * x);
     let n = (y * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = (y - n * LN2_HI) - n * LN2_LO;

@@ -71,7 +71,7 @@ pub(crate) fn forward<E: Element>(
 
 /// ∂L/∂W for the whole batch when the packed kernels take the convolution:
 /// partial sums over chunks of [`WEIGHT_GRAD_CHUNK`] images in parallel,
-/// added in chunk order.
+/// added in chunk order, then put in the weights' order once.
 pub(crate) fn weight_grad<E: Element>(x: &[E], dy: &[E], g: &Geometry) -> Option<Vec<E>> {
     let set = takes(g)?;
     let (x, dy) = (as_f32(x)?, as_f32(dy)?);
@@ -81,10 +81,10 @@ pub(crate) fn weight_grad<E: Element>(x: &[E], dy: &[E], g: &Geometry) -> Option
         for n in c * WEIGHT_GRAD_CHUNK..((c + 1) * WEIGHT_GRAD_CHUNK).min(g.n) {
             sum.add_image(&x[n * in_img..(n + 1) * in_img], &dy[n * out_img..(n + 1) * out_img], g);
         }
-        sum.into_weights(g)
+        sum.sum
     };
     let dw = super::sum_in_order(g.n.div_ceil(WEIGHT_GRAD_CHUNK), g.c_out * g.col_rows(), chunk);
-    Some(from_f32(dw))
+    Some(from_f32(in_weight_order(&dw, g)))
 }
 
 /// ∂L/∂x when the packed kernels take the convolution and its stride is 1:
@@ -550,18 +550,25 @@ impl WeightGrad {
     }
 
     /// The summed gradient in the weights' [o][c][i][j] order.
+    #[cfg(test)]
     pub(crate) fn into_weights(self, g: &Geometry) -> Vec<f32> {
-        let (taps, c_in) = (g.kh * g.kw, g.c_in);
-        let mut dw = vec![0.0; self.sum.len()];
-        for (o, sum_o) in self.sum.chunks_exact(taps * c_in).enumerate() {
-            for (tap, run) in sum_o.chunks_exact(c_in).enumerate() {
-                for (c, &v) in run.iter().enumerate() {
-                    dw[(o * c_in + c) * taps + tap] = v;
-                }
+        in_weight_order(&self.sum, g)
+    }
+}
+
+/// A gradient in kernel-row order [o][i][j·C + c] put in the weights'
+/// [o][c][i][j] order.
+fn in_weight_order(sum: &[f32], g: &Geometry) -> Vec<f32> {
+    let (taps, c_in) = (g.kh * g.kw, g.c_in);
+    let mut dw = vec![0.0; sum.len()];
+    for (o, sum_o) in sum.chunks_exact(taps * c_in).enumerate() {
+        for (tap, run) in sum_o.chunks_exact(c_in).enumerate() {
+            for (c, &v) in run.iter().enumerate() {
+                dw[(o * c_in + c) * taps + tap] = v;
             }
         }
-        dw
     }
+    dw
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -167,10 +167,16 @@ pub(crate) fn sum_in_order<E: Element>(
 ) -> Vec<E> {
     let partials: Vec<Vec<E>> = (0..count).into_par_iter().map(parts).collect();
     let mut partials = partials.into_iter();
-    let mut sum = partials.next().unwrap_or_else(|| vec![E::ZERO; len]);
-    for partial in partials {
-        sum.iter_mut().zip(&partial).for_each(|(a, &b)| *a += b);
-    }
+    let Some(mut sum) = partials.next() else {
+        return vec![E::ZERO; len];
+    };
+    let rest: Vec<Vec<E>> = partials.collect();
+    // every value gets the parts in index order; the values are shared out among the cores
+    sum.par_chunks_mut(CHUNK).enumerate().for_each(|(i, values)| {
+        for partial in &rest {
+            add_assign(values, chunk(partial, i));
+        }
+    });
     sum
 }
 

@@ -4,6 +4,7 @@
 //! average pooling spreads it evenly over the window (1/(kh·kw) each);
 //! global pooling is the same with one window covering the whole map.
 
+use crate::kernels::zeroed_chunks;
 use crate::tensor::{Element, Tensor};
 use rayon::prelude::*;
 use std::hint::select_unpredictable;
@@ -171,11 +172,21 @@ impl<E: Element> Tensor<E> {
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {
-            let mut dx = super::zeros(input_shape.iter().product());
-            dx.par_chunks_mut(plane_in).zip(g.data.par_chunks(plane_out).zip(winners.par_chunks(plane_out))).for_each(
-                |(dx_plane, (g_plane, win_plane))| {
-                    for (&gv, &w) in g_plane.iter().zip(win_plane) {
-                        dx_plane[w as usize] += gv;
+            // image by image: each image's ∂L/∂x is zeroed just before its gradients
+            // land on it, while it is in the core's cache (not in a pass of its own)
+            let (image_in, image_out) = (input_shape[1] * plane_in, input_shape[1] * plane_out);
+            let dx = zeroed_chunks(
+                input_shape.iter().product(),
+                image_in,
+                || (),
+                |_, n, dx_image| {
+                    let (g_image, win_image) =
+                        (&g.data[n * image_out..][..image_out], &winners[n * image_out..][..image_out]);
+                    let planes = dx_image.chunks_exact_mut(plane_in).zip(g_image.chunks_exact(plane_out));
+                    for ((dx_plane, g_plane), win_plane) in planes.zip(win_image.chunks_exact(plane_out)) {
+                        for (&gv, &w) in g_plane.iter().zip(win_plane) {
+                            dx_plane[w as usize] += gv;
+                        }
                     }
                 },
             );

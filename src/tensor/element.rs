@@ -165,8 +165,8 @@ pub fn gauss_f64(x: f64) -> f64 {
 // ANCHOR: gauss
 /// e^(−x²) in f32 to 8e-8 relative (about one unit in the last place),
 /// from arithmetic alone, so that a loop over it vectorizes (a call to the C
-/// library's `expf` per value would stop that). With y = −x² = n·ln 2 + r, n an integer and
-/// |r| ≤ ½ ln 2: e^y = 2ⁿ·e^r, where 2ⁿ is an exponent written into the
+/// library's `expf` per value would stop that). With y = −x² = n·ln 2 + r,
+/// n an integer and |r| ≤ ½ ln 2: e^y = 2ⁿ·e^r, where 2ⁿ is an exponent written into the
 /// float's bits and e^r ≈ 1 + r + r²·P(r) a short polynomial (Cephes'
 /// `expf`). ln 2 is split into a part with few bits (exact in n·ln2_hi) and
 /// the rest (Cody & Waite), so r keeps its digits. Below e^(−87), near the

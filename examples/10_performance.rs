@@ -5,7 +5,8 @@
 //! with --book) and prints the table the chapter quotes.
 //! With `-- layers`: the per-layer convolution table instead (forward, ∂L/∂W, ∂L/∂x of smallcnn's six
 //! convolutions at batch 128; run it once more with CNNLAB_KERNELS=portable for the im2col column);
-//! `-- layers resnet20`: the same for ResNet-20's six kinds of convolution.
+//! `-- layers resnet20`: the same for ResNet-20's six kinds of convolution; `-- layers fastcnn`: for
+//! fastcnn's five kinds of 3×3 convolution (the recipe's batch is 1,024; the table keeps 128).
 
 use cnnlab::bench;
 use cnnlab::io::figures_dir;
@@ -19,7 +20,7 @@ fn main() -> Result<(), cnnlab::io::Error> {
     cnnlab::alloc::tune_allocator(); // as the cnnlab tool does
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--book").collect();
     if args.first().map(String::as_str) == Some("layers") {
-        layer_table(args.get(1).map(String::as_str) == Some("resnet20"));
+        layer_table(args.get(1).map(String::as_str).unwrap_or("smallcnn"));
         return Ok(());
     }
     let figures = figures_dir();
@@ -58,16 +59,27 @@ fn best_ms(mut f: impl FnMut()) -> f64 {
     best * 1e3
 }
 
-/// Time and GFLOP/s of each of smallcnn's (or ResNet-20's) convolutions at
+/// Time and GFLOP/s of each of smallcnn's (or ResNet-20's, fastcnn's) convolutions at
 /// batch 128: the forward pass (no graph), and each backward product on its own.
-fn layer_table(resnet20: bool) {
-    println!("| layer | forward | ∂L/∂W | ∂L/∂x |");
-    println!("|---|---|---|---|");
+fn layer_table(model: &str) {
     // (c_in, c_out, input side, stride), 3×3 kernels with padding 1
     let smallcnn =
         [(3, 32, 32, 1), (32, 32, 32, 1), (32, 64, 16, 1), (64, 64, 16, 1), (64, 128, 8, 1), (128, 128, 8, 1)];
     let resnet = [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 32, 16, 1), (32, 64, 16, 2), (64, 64, 8, 1)];
-    for (c_in, c_out, side, stride) in if resnet20 { resnet } else { smallcnn } {
+    // fastcnn's 256 → 256 at 7×7 occurs twice (end of group 2, start of group 3)
+    let fastcnn = [(24, 64, 31, 1), (64, 64, 15, 1), (64, 256, 15, 1), (256, 256, 7, 1), (256, 256, 3, 1)];
+    let layers: &[(usize, usize, usize, usize)] = match model {
+        "resnet20" => &resnet,
+        "fastcnn" => &fastcnn,
+        "smallcnn" => &smallcnn,
+        other => {
+            eprintln!("10_performance: unknown model '{other}' (smallcnn, resnet20 or fastcnn)");
+            std::process::exit(2);
+        }
+    };
+    println!("| layer | forward | ∂L/∂W | ∂L/∂x |");
+    println!("|---|---|---|---|");
+    for &(c_in, c_out, side, stride) in layers {
         let mut rng = StdRng::seed_from_u64(1);
         let out_side = side / stride;
         let x = Tensor::<f32>::randn(&[128, c_in, side, side], &mut rng);

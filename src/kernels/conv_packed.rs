@@ -548,12 +548,6 @@ impl WeightGrad {
             _ => unreachable!("conv_packed: no packed kernels for {:?}", self.set),
         }
     }
-
-    /// The summed gradient in the weights' [o][c][i][j] order.
-    #[cfg(test)]
-    pub(crate) fn into_weights(self, g: &Geometry) -> Vec<f32> {
-        in_weight_order(&self.sum, g)
-    }
 }
 
 /// A gradient in kernel-row order [o][i][j·C + c] put in the weights'

@@ -151,6 +151,31 @@ impl Windows {
     }
 }
 
+// ANCHOR: gradient_by_plane
+/// ∂L/∂x of a pooling op over an NCHW input of `input_shape`, whose planes
+/// hold `plane_in` values: `scatter(dx_plane, p)` adds plane p's gradients
+/// (p counting planes across the batch) into its zeroed plane. Image by
+/// image, each image's ∂L/∂x is zeroed just before its gradients land on
+/// it, while it is in the core's cache, not in a pass of its own.
+fn gradient_by_plane<E: Element>(
+    input_shape: &[usize],
+    plane_in: usize,
+    scatter: impl Fn(&mut [E], usize) + Sync + Send,
+) -> Vec<E> {
+    let channels = input_shape[1];
+    zeroed_chunks(
+        input_shape.iter().product(),
+        channels * plane_in,
+        || (),
+        |_, n, dx_image| {
+            for (c, dx_plane) in dx_image.chunks_exact_mut(plane_in).enumerate() {
+                scatter(dx_plane, n * channels + c);
+            }
+        },
+    )
+}
+// ANCHOR_END: gradient_by_plane
+
 impl<E: Element> Tensor<E> {
     // ANCHOR: max_pool
     /// Max pooling: y = max of each window. ∂L/∂x receives ∂L/∂y at the
@@ -172,24 +197,13 @@ impl<E: Element> Tensor<E> {
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("max_pool2d", y, &shape, &[self], move |g| {
-            // image by image: each image's ∂L/∂x is zeroed just before its gradients
-            // land on it, while it is in the core's cache (not in a pass of its own)
-            let (image_in, image_out) = (input_shape[1] * plane_in, input_shape[1] * plane_out);
-            let dx = zeroed_chunks(
-                input_shape.iter().product(),
-                image_in,
-                || (),
-                |_, n, dx_image| {
-                    let (g_image, win_image) =
-                        (&g.data[n * image_out..][..image_out], &winners[n * image_out..][..image_out]);
-                    let planes = dx_image.chunks_exact_mut(plane_in).zip(g_image.chunks_exact(plane_out));
-                    for ((dx_plane, g_plane), win_plane) in planes.zip(win_image.chunks_exact(plane_out)) {
-                        for (&gv, &w) in g_plane.iter().zip(win_plane) {
-                            dx_plane[w as usize] += gv;
-                        }
-                    }
-                },
-            );
+            let dx = gradient_by_plane(&input_shape, plane_in, |dx_plane, p| {
+                let (g_plane, win_plane) =
+                    (&g.data[p * plane_out..][..plane_out], &winners[p * plane_out..][..plane_out]);
+                for (&gv, &w) in g_plane.iter().zip(win_plane) {
+                    dx_plane[w as usize] += gv;
+                }
+            });
             vec![Some(Tensor::from_vec(dx, &input_shape))]
         })
     }
@@ -212,9 +226,8 @@ impl<E: Element> Tensor<E> {
         let shape = [self.shape[0], self.shape[1], win.oh, win.ow];
         let input_shape = self.shape.clone();
         Tensor::from_op("avg_pool2d", y, &shape, &[self], move |g| {
-            let mut dx = super::zeros(input_shape.iter().product());
-            dx.par_chunks_mut(plane_in).zip(g.data.par_chunks(plane_out)).for_each(|(dx_plane, g_plane)| {
-                for (o, &gv) in g_plane.iter().enumerate() {
+            let dx = gradient_by_plane(&input_shape, plane_in, |dx_plane, p| {
+                for (o, &gv) in g.data[p * plane_out..][..plane_out].iter().enumerate() {
                     win.visit(o / win.ow, o % win.ow, |i| dx_plane[i] += gv * scale);
                 }
             });
